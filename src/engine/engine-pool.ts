@@ -1,0 +1,219 @@
+import { Worker } from 'node:worker_threads';
+import { ClearShotError } from '../errors/index.js';
+import type { Engine, EngineConfig } from './local-engine.js';
+import { prepareModels } from './local-engine.js';
+import { MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+
+/**
+ * A pool of engine worker threads. Inference blocks the thread it runs on, so a
+ * server keeps it here, off its event loop. Each worker loads every model once at
+ * start (so a broken model fails at boot) and runs one job at a time; jobs wait in
+ * FIFO order for a free worker.
+ *
+ * Cancellation: an aborted job that has not started is dropped; a running one is told
+ * to stop between tiles, and if it has not stopped after `killAfterMs` the worker is
+ * terminated and replaced, so a stuck job can never hold a slot for ever.
+ */
+export interface PoolConfig extends EngineConfig {
+  /** Jobs run at once (one worker thread each). */
+  readonly concurrency: number;
+  /** Grace period for a cancelled job before its worker is terminated (default 15 s). */
+  readonly killAfterMs?: number;
+}
+
+interface Job {
+  readonly id: number;
+  readonly bytes: Uint8Array;
+  readonly options: EnhanceOptions;
+  resolve(result: EnhanceResult): void;
+  reject(err: ClearShotError): void;
+  slot?: Slot;
+  onAbort?: () => void;
+}
+
+interface Slot {
+  worker: Worker;
+  job?: Job | undefined;
+  killTimer?: NodeJS.Timeout | undefined;
+}
+
+const WORKER_URL = new URL('./engine-worker.js', import.meta.url);
+
+export class EnginePool implements Engine {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextId = 1;
+  private closed = false;
+  private init!: WorkerInit;
+  /** Execution providers the workers reported (e.g. ["cpu"]). */
+  providers: string[] = [];
+
+  private constructor(private readonly config: PoolConfig) {}
+
+  static async start(config: PoolConfig): Promise<EnginePool> {
+    // Load the native modules on the main thread first: a worker that exits must
+    // never be the one to unload them (sharp's documented worker-thread caveat).
+    await import('sharp');
+    await import('onnxruntime-node');
+    const pool = new EnginePool(config);
+    const preload = config.preload ?? MODEL_NAMES;
+    const prepared = await prepareModels(config, MODEL_NAMES);
+    const paths = Object.fromEntries(MODEL_NAMES.map((m) => [m, prepared[m].path])) as Record<ModelName, string>;
+    pool.init = { dataDir: config.dataDir, threads: config.threads ?? 0, provider: config.provider ?? 'cpu', paths, preload, ...(config.tuning ? { tuning: config.tuning } : {}) };
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, config.concurrency) }, () => pool.spawn()));
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  /** Jobs waiting for a worker. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.slots.filter((s) => s.job).length;
+  }
+
+  enhance(bytes: Uint8Array, options: EnhanceOptions = {}): Promise<EnhanceResult> {
+    if (this.closed) return Promise.reject(new ClearShotError('UNAVAILABLE', 'the engine is shutting down'));
+    return new Promise<EnhanceResult>((resolve, reject) => {
+      const job: Job = { id: this.nextId++, bytes, options, resolve, reject };
+      const signal = options.signal;
+      if (signal) {
+        if (signal.aborted) return reject(abortReason(signal));
+        job.onAbort = () => this.cancel(job, abortReason(signal));
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      this.queue.push(job);
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const shuttingDown = () => new ClearShotError('UNAVAILABLE', 'the engine is shutting down');
+    for (const job of this.queue.splice(0)) this.settle(job, shuttingDown());
+    const slots = this.slots.splice(0);
+    for (const slot of slots) if (slot.job) this.settle(slot.job, shuttingDown());
+    await Promise.all(slots.map((s) => this.retire(s)));
+  }
+
+  private spawn(): Promise<Slot> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(WORKER_URL, { workerData: this.init });
+      const slot: Slot = { worker };
+      let ready = false;
+      worker.on('message', (msg: FromWorker) => {
+        if (msg.type === 'ready') {
+          ready = true;
+          this.providers = msg.providers;
+          this.slots.push(slot);
+          resolve(slot);
+          this.dispatch();
+        } else if (msg.type === 'init-failed') {
+          reject(ClearShotError.fromJSON(msg.error));
+          void worker.terminate();
+        } else {
+          this.onMessage(slot, msg);
+        }
+      });
+      worker.on('error', (err) => {
+        if (!ready) reject(new ClearShotError('MODEL_FAILURE', 'engine worker failed to start', { cause: err }));
+      });
+      worker.on('exit', (code) => {
+        if (!ready) {
+          reject(new ClearShotError('MODEL_FAILURE', `engine worker exited during start (code ${code})`));
+          return;
+        }
+        this.onExit(slot, code);
+      });
+    });
+  }
+
+  private onMessage(slot: Slot, msg: FromWorker): void {
+    if (msg.type === 'log') {
+      this.config.log?.(msg.line);
+      return;
+    }
+    const job = slot.job;
+    if (!job || !('id' in msg) || msg.id !== job.id) return;
+    if (msg.type === 'progress') job.options.onProgress?.(msg.percent);
+    else if (msg.type === 'done') this.finish(slot, job, msg.result);
+    else if (msg.type === 'failed') this.finish(slot, job, ClearShotError.fromJSON(msg.error));
+  }
+
+  private onExit(slot: Slot, code: number): void {
+    const index = this.slots.indexOf(slot);
+    if (index >= 0) this.slots.splice(index, 1);
+    clearTimeout(slot.killTimer);
+    const job = slot.job;
+    slot.job = undefined;
+    if (job) {
+      // A job whose worker we killed after a cancel keeps the cancel reason.
+      this.settle(job, job.options.signal?.aborted ? abortReason(job.options.signal) : new ClearShotError('MODEL_FAILURE', `engine worker stopped unexpectedly (exit code ${code})`));
+    }
+    if (!this.closed) {
+      this.spawn().catch((err: unknown) => this.config.log?.(`engine worker could not be restarted: ${(err as Error).message}`));
+    }
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.job) continue;
+      const job = this.queue.shift();
+      if (!job) return;
+      slot.job = job;
+      job.slot = slot;
+      const { scale, model, format, keepGps } = job.options;
+      const msg: ToWorker = { type: 'job', id: job.id, bytes: job.bytes, options: { scale, model, format, keepGps } };
+      slot.worker.postMessage(msg);
+    }
+  }
+
+  private cancel(job: Job, reason: ClearShotError): void {
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      this.settle(job, reason);
+      return;
+    }
+    const slot = job.slot;
+    if (!slot || slot.job !== job) return;
+    const msg: ToWorker = { type: 'cancel', id: job.id, reason: reason.toJSON() };
+    slot.worker.postMessage(msg);
+    slot.killTimer = setTimeout(() => void slot.worker.terminate(), this.config.killAfterMs ?? 15_000);
+    slot.killTimer.unref();
+  }
+
+  private finish(slot: Slot, job: Job, outcome: EnhanceResult | ClearShotError): void {
+    clearTimeout(slot.killTimer);
+    slot.killTimer = undefined;
+    slot.job = undefined;
+    if (outcome instanceof ClearShotError) this.settle(job, outcome);
+    else this.settle(job, undefined, outcome);
+    this.dispatch();
+  }
+
+  private settle(job: Job, error?: ClearShotError, result?: EnhanceResult): void {
+    if (job.onAbort) job.options.signal?.removeEventListener('abort', job.onAbort);
+    if (error) job.reject(error);
+    else job.resolve(result!);
+  }
+
+  private async retire(slot: Slot): Promise<void> {
+    clearTimeout(slot.killTimer);
+    slot.worker.removeAllListeners('exit');
+    await slot.worker.terminate();
+  }
+}
+
+function abortReason(signal: AbortSignal): ClearShotError {
+  const reason: unknown = signal.reason;
+  return reason instanceof ClearShotError ? reason : new ClearShotError('CANCELLED');
+}

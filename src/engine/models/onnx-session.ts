@@ -1,0 +1,95 @@
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { ClearShotError } from '../../errors/index.js';
+import { ONNX_INPUT, ONNX_OUTPUT } from './ncnn-to-onnx.js';
+
+/**
+ * The one module that touches ONNX Runtime (STYLE.md: transformers.js habit).
+ *
+ * NOTE: `InferenceSession.run` blocks its calling thread for the whole run (0 timer
+ * ticks measured during a 690 ms run), so sessions are only ever created inside engine
+ * worker threads, never on a server's event-loop thread.
+ */
+export interface SessionOptions {
+  /**
+   * Intra-op threads for this session; 0 or unset = one per logical core. NOTE: not
+   * ONNX Runtime's own default, which ran a single thread on our 2-vCPU VM (153 vs
+   * 290 GFLOPS).
+   */
+  readonly threads?: number;
+  /** Preferred execution provider, e.g. `cpu` or `cuda`; falls back to CPU. */
+  readonly provider?: string;
+  /** Called once with a line to log (provider fallback). */
+  readonly log?: (line: string) => void;
+}
+
+export interface NetOutput {
+  readonly data: Float32Array;
+  readonly channels: number;
+  readonly height: number;
+  readonly width: number;
+}
+
+export interface ModelSession {
+  /** The execution provider actually in use. */
+  readonly provider: string;
+  /** Runs one NCHW float32 image (batch 1) through the network. */
+  run(input: Float32Array, channels: number, height: number, width: number): Promise<NetOutput>;
+  release(): Promise<void>;
+}
+
+async function create(model: string | Uint8Array, provider: string, threads: number): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+  };
+  return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+}
+
+/** Opens a model from a file path or from serialized ONNX bytes. */
+export async function openSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<ModelSession> {
+  const name = typeof model === 'string' ? model : 'in-memory model';
+  const threads = options.threads || availableParallelism();
+  let provider = (options.provider ?? 'cpu').toLowerCase();
+  let session: ort.InferenceSession;
+  try {
+    session = await create(model, provider, threads);
+  } catch (err) {
+    if (provider === 'cpu') throw new ClearShotError('MODEL_FAILURE', `cannot load model ${name}`, { cause: err });
+    options.log?.(`execution provider "${provider}" is unavailable (${(err as Error).message.split('\n')[0]}); falling back to cpu`);
+    provider = 'cpu';
+    session = await create(model, provider, threads).catch((e: unknown) => {
+      throw new ClearShotError('MODEL_FAILURE', `cannot load model ${name}`, { cause: e });
+    });
+  }
+  // Fail at boot, not at the first request: the graph must have our fixed I/O names.
+  if (!session.inputNames.includes(ONNX_INPUT) || !session.outputNames.includes(ONNX_OUTPUT)) {
+    await session.release();
+    throw new ClearShotError('MODEL_FAILURE', `model ${name} must have input "${ONNX_INPUT}" and output "${ONNX_OUTPUT}"`);
+  }
+
+  return {
+    provider,
+    async run(input, channels, height, width) {
+      const tensor = new ort.Tensor('float32', input, [1, channels, height, width]);
+      let result: ort.InferenceSession.OnnxValueMapType;
+      try {
+        result = await session.run({ [ONNX_INPUT]: tensor });
+      } catch (err) {
+        throw new ClearShotError('MODEL_FAILURE', 'model inference failed', { cause: err });
+      }
+      const out = result[ONNX_OUTPUT] as ort.Tensor | undefined;
+      if (!out || out.type !== 'float32' || out.dims.length !== 4) {
+        throw new ClearShotError('MODEL_FAILURE', 'model returned an unexpected output');
+      }
+      const [, c, h, w] = out.dims as [number, number, number, number];
+      return { data: out.data as Float32Array, channels: c, height: h, width: w };
+    },
+    release: () => session.release(),
+  };
+}

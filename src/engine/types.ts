@@ -1,0 +1,62 @@
+/**
+ * Shared engine types. The engine is pure: bytes + options + AbortSignal + progress
+ * callback in, bytes out. It knows nothing of HTTP, tasks or storage.
+ */
+
+/** Engine model names: `fast` = realesr-general-x4v3 (compact), `quality` = RealESRGAN_x4plus (RRDB). */
+export type ModelName = 'fast' | 'quality';
+export const MODEL_NAMES: readonly ModelName[] = ['fast', 'quality'];
+
+/** Output scale factors the contract allows (seed: scale_factor 1, 2 or 4). */
+export type ScaleFactor = 1 | 2 | 4;
+export const SCALE_FACTORS: readonly ScaleFactor[] = [1, 2, 4];
+
+/** Formats the encoder can write. */
+export type OutputFormat = 'jpeg' | 'png' | 'webp' | 'tiff';
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['jpeg', 'png', 'webp', 'tiff'];
+
+/**
+ * An interleaved raster (HWC). `depth` 8 uses Uint8Array, 16 uses Uint16Array.
+ * Channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.
+ */
+export interface Raster {
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 1 | 2 | 3 | 4;
+  readonly depth: 8 | 16;
+  readonly data: Uint8Array | Uint16Array;
+}
+
+/** Progress in percent (0-100), monotonic, reported at least once per tile. */
+export type ProgressCallback = (percent: number) => void;
+
+export interface EnhanceOptions {
+  /** Target scale; undefined = auto by the long edge (seed: (10,512] 4x, (512,1024] 2x, (1024,4096] 1x). */
+  readonly scale?: ScaleFactor | undefined;
+  /** Default `fast`. */
+  readonly model?: ModelName | undefined;
+  /** Output format; default follows the input's family (see encode.ts). */
+  readonly format?: OutputFormat | undefined;
+  /** Keep GPS position tags in the output's EXIF (default false). */
+  readonly keepGps?: boolean | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly onProgress?: ProgressCallback | undefined;
+}
+
+export interface EnhanceResult {
+  readonly data: Uint8Array;
+  readonly format: OutputFormat;
+  /** MIME type of `data`. */
+  readonly contentType: string;
+  readonly width: number;
+  readonly height: number;
+  readonly inputWidth: number;
+  readonly inputHeight: number;
+  readonly inputFormat: string;
+  readonly scale: ScaleFactor;
+  readonly model: ModelName;
+  /** Human-readable notes about what the engine did (first frame only, profile converted...). */
+  readonly notes: readonly string[];
+  /** Milliseconds spent per step. */
+  readonly timings: Readonly<Record<string, number>>;
+}

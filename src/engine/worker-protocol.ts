@@ -1,0 +1,33 @@
+import type { SerializedError } from '../errors/index.js';
+import type { PipelineContext } from './pipeline.js';
+import type { EnhanceResult, ModelName, OutputFormat, ScaleFactor } from './types.js';
+
+/** Messages between the engine pool (main thread) and its worker threads. */
+
+export interface WorkerInit {
+  readonly dataDir: string;
+  readonly threads: number;
+  readonly provider: string;
+  readonly paths: Partial<Record<ModelName, string>>;
+  readonly preload: readonly ModelName[];
+  readonly tuning?: PipelineContext['tuning'];
+}
+
+export interface JobOptions {
+  readonly scale?: ScaleFactor | undefined;
+  readonly model?: ModelName | undefined;
+  readonly format?: OutputFormat | undefined;
+  readonly keepGps?: boolean | undefined;
+}
+
+export type ToWorker =
+  | { readonly type: 'job'; readonly id: number; readonly bytes: Uint8Array; readonly options: JobOptions }
+  | { readonly type: 'cancel'; readonly id: number; readonly reason?: SerializedError | undefined };
+
+export type FromWorker =
+  | { readonly type: 'ready'; readonly providers: string[] }
+  | { readonly type: 'init-failed'; readonly error: SerializedError }
+  | { readonly type: 'log'; readonly line: string }
+  | { readonly type: 'progress'; readonly id: number; readonly percent: number }
+  | { readonly type: 'done'; readonly id: number; readonly result: EnhanceResult }
+  | { readonly type: 'failed'; readonly id: number; readonly error: SerializedError };

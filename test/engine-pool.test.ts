@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { EnginePool } from '../src/engine/engine-pool.js';
+import { ClearShotError } from '../src/errors/index.js';
+import { photo } from './helpers/images.js';
+import { TEST_DATA_DIR } from './helpers/paths.js';
+
+let pool: EnginePool;
+before(async () => {
+  pool = await EnginePool.start({ dataDir: TEST_DATA_DIR, threads: 2, concurrency: 1, preload: ['fast'], tuning: { tileSize: 64 } });
+});
+after(() => pool.close());
+
+describe('engine pool (worker threads)', () => {
+  it('keeps the event loop free while a job runs', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const started = Date.now();
+    const r = await pool.enhance(await photo(256, 192), { scale: 4 });
+    const elapsed = Date.now() - started;
+    clearInterval(timer);
+    assert.equal(r.width, 1024);
+    // Inference blocks its own thread; a blocked main thread would see ~0 ticks.
+    assert.ok(ticks >= elapsed / 5 / 4, `${ticks} ticks in ${elapsed} ms`);
+  });
+
+  it('forwards progress, cancels a running job and a queued one, then keeps working', async () => {
+    const running = new AbortController();
+    const queued = new AbortController();
+    const progress: number[] = [];
+    const a = pool.enhance(await photo(256, 192), { scale: 4, signal: running.signal, onProgress: (p) => {
+      progress.push(p);
+      if (p > 10) running.abort();
+    } });
+    const b = pool.enhance(await photo(64, 64), { signal: queued.signal });
+    assert.equal(pool.queued, 1);
+    queued.abort(new ClearShotError('TIMEOUT'));
+    await assert.rejects(b, (e: unknown) => e instanceof ClearShotError && e.code === 'TIMEOUT');
+    await assert.rejects(a, (e: unknown) => e instanceof ClearShotError && e.code === 'CANCELLED');
+    assert.ok(progress.length >= 2);
+    const ok = await pool.enhance(await photo(32, 32), { scale: 2 });
+    assert.equal(ok.width, 64);
+  });
+
+  it('returns typed errors from the worker', async () => {
+    await assert.rejects(pool.enhance(Buffer.from('nope')), (e: unknown) => e instanceof ClearShotError && e.code === 'INVALID_IMAGE');
+  });
+});
