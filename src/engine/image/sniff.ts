@@ -1,0 +1,50 @@
+/**
+ * Format detection from the bytes alone (never the file name or declared type).
+ *
+ * `camera-raw` covers TIFF-based and other camera RAW containers (DNG, CR2, CR3, NEF,
+ * ARW, ORF, RW2, RAF): we recognise them to refuse them with a precise message.
+ */
+export type SourceFormat = 'jpeg' | 'png' | 'webp' | 'tiff' | 'bmp' | 'sgi' | 'gif' | 'camera-raw';
+
+function ascii(bytes: Uint8Array, offset: number, text: string): boolean {
+  if (bytes.length < offset + text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[offset + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+function startsWith(bytes: Uint8Array, magic: readonly number[]): boolean {
+  return bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
+}
+
+/** True when a TIFF-structured file carries a DNG version tag or a RAW maker's marker. */
+function isTiffRaw(bytes: Uint8Array): boolean {
+  if (ascii(bytes, 8, 'CR')) return true; // Canon CR2
+  const little = bytes[0] === 0x49;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 8) return false;
+  const ifd = view.getUint32(4, little);
+  if (ifd + 2 > bytes.length) return false;
+  const count = view.getUint16(ifd, little);
+  for (let i = 0; i < count && ifd + 2 + (i + 1) * 12 <= bytes.length; i++) {
+    const tag = view.getUint16(ifd + 2 + i * 12, little);
+    if (tag === 0xc612) return true; // DNGVersion
+  }
+  return false;
+}
+
+export function sniffFormat(bytes: Uint8Array): SourceFormat | undefined {
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'jpeg';
+  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png';
+  if (ascii(bytes, 0, 'RIFF') && ascii(bytes, 8, 'WEBP')) return 'webp';
+  if (ascii(bytes, 0, 'GIF87a') || ascii(bytes, 0, 'GIF89a')) return 'gif';
+  if (ascii(bytes, 0, 'IIRO') || ascii(bytes, 0, 'IIRS') || startsWith(bytes, [0x49, 0x49, 0x55, 0x00])) return 'camera-raw'; // ORF, RW2
+  if (ascii(bytes, 0, 'FUJIFILMCCD-RAW')) return 'camera-raw';
+  if (ascii(bytes, 4, 'ftypcrx')) return 'camera-raw'; // Canon CR3
+  if (startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a])) {
+    return isTiffRaw(bytes) ? 'camera-raw' : 'tiff';
+  }
+  if (startsWith(bytes, [0x49, 0x49, 0x2b, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2b])) return 'tiff'; // BigTIFF
+  if (ascii(bytes, 0, 'BM') && bytes.length >= 26) return 'bmp';
+  if (startsWith(bytes, [0x01, 0xda]) && bytes.length >= 512) return 'sgi';
+  return undefined;
+}
