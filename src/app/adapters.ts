@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { Config } from '../config/config.js';
+import { PgStore } from '../db/pg-store.js';
+import { SqliteStore } from '../db/sqlite-store.js';
+import { MemoryRateLimiter, type RateLimiter } from '../http/rate-limiter.js';
+import { RedisRateLimiter } from '../http/redis-rate-limiter.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { BullQueue } from '../queue/bull-queue.js';
+import { EmbeddedQueue } from '../queue/embedded-queue.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { FsBlobStore } from '../storage/fs-blob-store.js';
+import { S3BlobStore } from '../storage/s3-blob-store.js';
+import type { TaskStore } from '../tasks/task-store.js';
+
+/**
+ * The only place that chooses adapters (STYLE.md): embedded defaults, or PostgreSQL /
+ * BullMQ on Redis / S3 when their variables are set.
+ */
+export interface Adapters {
+  readonly store: TaskStore & KeyStore;
+  readonly blobs: BlobStore;
+  readonly queue: JobQueue;
+  readonly limiter: RateLimiter;
+  /** True when this process is the only one working on its queue (restart recovery may requeue running tasks). */
+  readonly embeddedQueue: boolean;
+  close(): Promise<void>;
+}
+
+/** The task and key store alone (the keys CLI needs no queue). */
+export async function openStore(config: Config): Promise<TaskStore & KeyStore> {
+  return config.databaseUrl ? PgStore.open(config.databaseUrl) : new SqliteStore(join(config.dataPath, 'clearshot.db'));
+}
+
+export async function openAdapters(config: Config): Promise<Adapters> {
+  const store = await openStore(config);
+  const blobs: BlobStore =
+    config.storage === 's3'
+      ? new S3BlobStore({
+          bucket: config.s3Bucket!,
+          region: config.s3Region,
+          endpoint: config.s3Endpoint,
+          forcePathStyle: config.s3ForcePathStyle,
+          prefix: config.s3Prefix,
+          credentials:
+            config.awsAccessKeyId && config.awsSecretAccessKey
+              ? { accessKeyId: config.awsAccessKeyId, secretAccessKey: config.awsSecretAccessKey, sessionToken: config.awsSessionToken }
+              : undefined,
+        })
+      : new FsBlobStore(join(config.dataPath, 'blobs'));
+  const prefix = `${config.redisPrefix}:`;
+  let redis: Redis | undefined;
+  let queue: JobQueue;
+  let limiter: RateLimiter;
+  if (config.redisUrl) {
+    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+    redis.on('error', () => undefined);
+    queue = new BullQueue({
+      redisUrl: config.redisUrl,
+      prefix: config.redisPrefix,
+      concurrency: config.concurrency,
+      lockDurationMs: config.jobLockS * 1000,
+      maxStalledCount: config.maxAttempts + 2,
+    });
+    limiter = new RedisRateLimiter(redis, prefix);
+  } else {
+    queue = new EmbeddedQueue({ concurrency: config.concurrency, retryDelayMs: 2000 });
+    limiter = new MemoryRateLimiter();
+  }
+  return {
+    store,
+    blobs,
+    queue,
+    limiter,
+    embeddedQueue: !config.redisUrl,
+    async close() {
+      await redis?.quit().catch(() => undefined);
+      if (blobs instanceof S3BlobStore) blobs.close();
+      await store.close();
+    },
+  };
+}

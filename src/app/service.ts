@@ -1,0 +1,164 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { EnginePool } from '../engine/engine-pool.js';
+import { probeImage } from '../engine/image/probe.js';
+import type { Engine } from '../engine/local-engine.js';
+import { buildApp } from '../http/app.js';
+import { buildOpsApp } from '../http/ops-app.js';
+import { webRoutes } from '../http/web-routes.js';
+import { KeyService } from '../keys/key-service.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { Metrics } from '../metrics/metrics.js';
+import { UrlSigner } from '../storage/signed-url.js';
+import { loadOrCreateSecret } from '../storage/url-secret.js';
+import { TaskService } from '../tasks/task-service.js';
+import type { TaskStore } from '../tasks/task-store.js';
+import { TaskProcessor } from '../worker/task-processor.js';
+import { openAdapters } from './adapters.js';
+
+/**
+ * Wires one process for its role: `all` (the embedded default: API and workers), `api`
+ * (HTTP only) or `worker` (engine and queue consumer, with /healthz and /metrics).
+ * Returns handles so that main.ts (and tests) can listen and shut down in order.
+ */
+export interface Service {
+  /** The HTTP app: the full API, or a worker's /healthz and /metrics. */
+  readonly app: FastifyInstance;
+  readonly tasks: TaskService;
+  readonly keys: KeyService;
+  readonly store: TaskStore & KeyStore;
+  readonly engine: Engine | undefined;
+  /** Runs one sweep now (tests). */
+  sweep(): Promise<{ expired: number; purged: number }>;
+  /** Stops accepting work, lets running tasks finish for `graceMs`, then requeues them. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface ServiceOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Injectable clock for expiry tests. */
+  readonly now?: () => number;
+  /** Pre-started engine (tests share one). */
+  readonly engine?: Engine;
+  /** Start the periodic sweeper (default true). */
+  readonly sweeper?: boolean;
+}
+
+export async function startService(options: ServiceOptions): Promise<Service> {
+  const { config, logger } = options;
+  const now = options.now ?? Date.now;
+  const serves = config.role !== 'worker';
+  const works = config.role !== 'api';
+  const adapters = await openAdapters(config);
+  const { store, blobs, queue } = adapters;
+  const secrets = config.urlSecrets ? config.urlSecrets.split(',').map((s) => s.trim()).filter(Boolean) : [await loadOrCreateSecret(join(config.dataPath, 'url-secret'))];
+  const signer = new UrlSigner(secrets, config.baseUrl);
+  const keys = new KeyService(store);
+  if (config.bootstrapKey) await keys.ensure(config.bootstrapKey, config.bootstrapCredits);
+
+  const tasks = new TaskService({
+    tasks: store,
+    blobs,
+    queue,
+    signer,
+    probe: probeImage,
+    config: { resultTtlMs: config.resultTtlS * 1000, retentionMs: config.retentionS * 1000 },
+    now,
+  });
+  const metrics = new Metrics(() => queue.depth());
+
+  let engine: Engine | undefined;
+  const ownEngine = works && !options.engine;
+  if (works) {
+    engine =
+      options.engine ??
+      (await EnginePool.start({
+        dataDir: config.dataPath,
+        threads: config.threads,
+        provider: config.provider,
+        modelSourceDir: config.modelDir,
+        concurrency: config.concurrency,
+        tuning: { maxNetPixels: config.maxNetMegapixels * 1e6 },
+        log: (line) => logger.info({ component: 'engine' }, line),
+      }));
+    const processor = new TaskProcessor({
+      tasks: store,
+      blobs,
+      engine,
+      service: tasks,
+      probe: probeImage,
+      now,
+      config: {
+        taskTimeoutMs: config.taskTimeoutS * 1000,
+        resultTtlMs: config.resultTtlS * 1000,
+        maxAttempts: config.maxAttempts,
+        fetch: {
+          timeoutMs: config.downloadTimeoutS * 1000,
+          maxBytes: config.maxUploadMb * 1024 * 1024,
+          maxRedirects: 5,
+          maxUrlLength: 512,
+          allowPrivate: config.allowPrivateUrls,
+        },
+      },
+      log: (obj, msg) => logger.warn({ component: 'worker', ...obj }, msg),
+      onSettled: (task, seconds) => metrics.settled(task, seconds),
+    });
+    await queue.start((id, signal) => processor.handle(id, signal));
+  }
+  const recovered = await tasks.recover(adapters.embeddedQueue && works);
+  if (recovered) logger.info({ recovered }, 'enqueued tasks left from a previous run');
+
+  const health = async () => ({ role: config.role, queue_depth: await queue.depth(), running: queue.active() });
+  const app = serves
+    ? await buildApp({
+        tasks,
+        keys,
+        blobs,
+        signer,
+        limiter: adapters.limiter,
+        metrics,
+        logger,
+        now,
+        config: {
+          defaultModel: config.defaultModel,
+          maxUploadBytes: config.maxUploadMb * 1024 * 1024,
+          rateLimit: config.rateLimit,
+          queryRateLimit: config.queryRateLimit,
+          syncTimeoutMs: config.syncTimeoutS * 1000,
+        },
+        health,
+        extraRoutes: webRoutes,
+      })
+    : await buildOpsApp({ metrics, health, logger });
+
+  // Housekeeping where results are served: expire, purge, and re-enqueue what a queue lost.
+  const sweep = async () => {
+    const r = await tasks.sweep();
+    const requeued = await tasks.reconcile(60_000, config.taskTimeoutS * 1000 + 2 * config.jobLockS * 1000 + 60_000);
+    if (r.expired || r.purged || requeued) logger.info({ ...r, requeued }, 'sweeper');
+    return r;
+  };
+  const timer =
+    options.sweeper === false || !serves ? undefined : setInterval(() => void sweep().catch((err: unknown) => logger.error({ err }, 'sweeper failed')), config.sweepIntervalS * 1000);
+  timer?.unref();
+
+  return {
+    app,
+    tasks,
+    keys,
+    store,
+    engine,
+    sweep: () => tasks.sweep(),
+    async close(graceMs = 20_000) {
+      clearInterval(timer);
+      tasks.stopWaiting();
+      await app.close();
+      await queue.stop(graceMs);
+      if (ownEngine) await engine?.close();
+      await adapters.close();
+    },
+  };
+}

@@ -1,0 +1,282 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ClearShotError } from '../errors/index.js';
+import type { ApiKey, KeyStore, LedgerEntry } from '../keys/key-store.js';
+import { STATE, STATE_DETAIL, statesBefore, type Task, type TaskResult, type TaskState } from '../tasks/task.js';
+import type { NewTask, TaskPatch, TaskStore } from '../tasks/task-store.js';
+import { rowToKey, rowToTask, withoutHash, type KeyRow, type TaskRow } from './rows.js';
+
+/**
+ * Embedded adapter for the task and key stores: one SQLite file in WAL mode.
+ *
+ * Invariants the schema itself enforces: a balance is never negative, credits held by
+ * open tasks never exceed the balance, and a task is debited at most once (a unique
+ * index on debit ledger rows). better-sqlite3 is synchronous, so each method's
+ * transaction is atomic within the process; across processes SQLite's locks apply.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE api_keys (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     key_hash TEXT NOT NULL UNIQUE,
+     credits INTEGER NOT NULL CHECK (credits >= 0),
+     held INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0 AND held <= credits),
+     disabled INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE tasks (
+     id TEXT PRIMARY KEY,
+     key_id TEXT NOT NULL REFERENCES api_keys(id),
+     state INTEGER NOT NULL,
+     state_detail TEXT NOT NULL,
+     progress INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     processed_at INTEGER,
+     completed_at INTEGER,
+     request TEXT NOT NULL,
+     source TEXT NOT NULL,
+     input TEXT,
+     result TEXT,
+     result_blob TEXT,
+     result_expires_at INTEGER,
+     credits INTEGER NOT NULL,
+     charged INTEGER NOT NULL DEFAULT 0,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     error_code TEXT,
+     notes TEXT NOT NULL DEFAULT '[]',
+     extra TEXT
+   );
+   CREATE INDEX tasks_by_state ON tasks(state, created_at);
+   CREATE INDEX tasks_by_expiry ON tasks(result_expires_at) WHERE result_blob IS NOT NULL;
+   CREATE INDEX tasks_by_completion ON tasks(completed_at);
+   CREATE TABLE ledger (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     key_id TEXT NOT NULL REFERENCES api_keys(id),
+     task_id TEXT,
+     delta INTEGER NOT NULL,
+     reason TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX ledger_one_debit_per_task ON ledger(task_id) WHERE reason = 'debit';
+   CREATE INDEX ledger_by_key ON ledger(key_id, id);`,
+];
+
+export class SqliteStore implements TaskStore, KeyStore {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  /** Versioned, idempotent: PRAGMA user_version counts the migrations applied. */
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  private row(id: string): TaskRow | undefined {
+    return this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+  }
+
+  // ---- tasks ---------------------------------------------------------------------
+
+  async create(task: NewTask): Promise<Task> {
+    return this.db.transaction(() => {
+      const key = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(task.keyId) as KeyRow | undefined;
+      if (!key || key.disabled) throw new ClearShotError('UNAUTHORIZED');
+      const held = this.db.prepare('UPDATE api_keys SET held = held + ? WHERE id = ? AND credits - held >= ?').run(task.credits, task.keyId, task.credits);
+      if (held.changes === 0) {
+        throw new ClearShotError('INSUFFICIENT_CREDITS', `not enough credits: this image costs ${task.credits}, the key has ${Number(key.credits) - Number(key.held)} available`);
+      }
+      this.db
+        .prepare(
+          `INSERT INTO tasks (id, key_id, state, state_detail, progress, created_at, request, source, input, credits)
+           VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
+        )
+        .run(task.id, task.keyId, STATE.QUEUED, STATE_DETAIL[STATE.QUEUED], task.createdAt, JSON.stringify(task.request), JSON.stringify(task.source), task.input ? JSON.stringify(task.input) : null, task.credits);
+      return rowToTask(this.row(task.id)!);
+    })();
+  }
+
+  async get(id: string): Promise<Task | undefined> {
+    const r = this.row(id);
+    return r ? rowToTask(r) : undefined;
+  }
+
+  async transition(id: string, to: TaskState, patch: TaskPatch = {}): Promise<Task | undefined> {
+    return this.db.transaction(() => {
+      const r = this.row(id);
+      if (!r || !statesBefore(to).includes(r.state as TaskState)) return undefined;
+      this.applyUpdate(id, to, patch);
+      if (to < 0 && !r.charged) this.db.prepare('UPDATE api_keys SET held = held - ? WHERE id = ?').run(r.credits, r.key_id);
+      return rowToTask(this.row(id)!);
+    })();
+  }
+
+  private applyUpdate(id: string, to: TaskState, patch: TaskPatch, extraSql = '', extraArgs: unknown[] = []): void {
+    const sets = ['state = ?', 'state_detail = ?'];
+    const args: unknown[] = [to, patch.stateDetail ?? STATE_DETAIL[to]];
+    const add = (column: string, value: unknown) => {
+      sets.push(`${column} = ?`);
+      args.push(value);
+    };
+    if (patch.progress !== undefined) add('progress', patch.progress);
+    if (patch.processedAt !== undefined) add('processed_at', patch.processedAt);
+    if (patch.completedAt !== undefined) add('completed_at', patch.completedAt);
+    if (patch.source !== undefined) add('source', JSON.stringify(patch.source));
+    if (patch.input !== undefined) add('input', JSON.stringify(patch.input));
+    if (patch.errorCode !== undefined) add('error_code', patch.errorCode);
+    if (patch.notes !== undefined) add('notes', JSON.stringify(patch.notes));
+    if (patch.extra !== undefined) add('extra', JSON.stringify(patch.extra));
+    if (patch.countAttempt) sets.push('attempts = attempts + 1');
+    this.db.prepare(`UPDATE tasks SET ${[...sets, extraSql].filter(Boolean).join(', ')} WHERE id = ?`).run(...args, ...extraArgs, id);
+  }
+
+  async setProgress(id: string, progress: number): Promise<void> {
+    this.db.prepare('UPDATE tasks SET progress = ? WHERE id = ? AND state IN (2, 3, 4) AND progress < ?').run(progress, id, progress);
+  }
+
+  async raiseHold(id: string, credits: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.row(id);
+      if (!r || r.state === STATE.SUCCESS || r.state < 0) return false;
+      const more = credits - r.credits;
+      if (more <= 0) return true;
+      const held = this.db.prepare('UPDATE api_keys SET held = held + ? WHERE id = ? AND credits - held >= ?').run(more, r.key_id, more);
+      if (held.changes === 0) return false;
+      this.db.prepare('UPDATE tasks SET credits = ? WHERE id = ?').run(credits, id);
+      return true;
+    })();
+  }
+
+  async complete(id: string, result: TaskResult, patch: TaskPatch = {}): Promise<Task | undefined> {
+    return this.db.transaction(() => {
+      const r = this.row(id);
+      if (!r || r.state !== STATE.PROCESSING) return undefined;
+      this.applyUpdate(id, STATE.SUCCESS, { ...patch, progress: 100 }, 'result = ?, result_blob = ?, result_expires_at = ?, charged = 1', [
+        JSON.stringify(result),
+        result.blob,
+        result.expiresAt,
+      ]);
+      // The unique index on debit rows makes a second debit of this task impossible.
+      this.db.prepare("INSERT INTO ledger (key_id, task_id, delta, reason, created_at) VALUES (?, ?, ?, 'debit', ?)").run(r.key_id, id, -r.credits, Date.now());
+      this.db.prepare('UPDATE api_keys SET credits = credits - ?, held = held - ? WHERE id = ?').run(r.credits, r.credits, r.key_id);
+      return rowToTask(this.row(id)!);
+    })();
+  }
+
+  async requeueActive(): Promise<string[]> {
+    const rows = this.db
+      .prepare(`UPDATE tasks SET state = ?, state_detail = ?, progress = 0, attempts = attempts + 1 WHERE state IN (2, 3, 4) RETURNING id`)
+      .all(STATE.QUEUED, STATE_DETAIL[STATE.QUEUED]) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
+  }
+
+  async queuedIds(limit: number): Promise<string[]> {
+    return (this.db.prepare('SELECT id FROM tasks WHERE state = 0 ORDER BY created_at, id LIMIT ?').all(limit) as Array<{ id: string }>).map((r) => r.id);
+  }
+
+  async staleOpenTasks(queuedBefore: number, activeBefore: number, limit: number): Promise<Array<{ id: string; state: TaskState }>> {
+    return this.db
+      .prepare('SELECT id, state FROM tasks WHERE (state = 0 AND created_at < ?) OR (state IN (2, 3, 4) AND processed_at < ?) ORDER BY created_at LIMIT ?')
+      .all(queuedBefore, activeBefore, limit) as Array<{ id: string; state: TaskState }>;
+  }
+
+  async expiredResults(now: number, limit: number): Promise<Array<{ id: string; blob: string }>> {
+    return this.db.prepare('SELECT id, result_blob AS blob FROM tasks WHERE result_blob IS NOT NULL AND result_expires_at <= ? LIMIT ?').all(now, limit) as Array<{ id: string; blob: string }>;
+  }
+
+  async clearResult(id: string): Promise<void> {
+    this.db.prepare('UPDATE tasks SET result_blob = NULL WHERE id = ?').run(id);
+  }
+
+  async purgeable(before: number, limit: number): Promise<Array<{ id: string; blobs: string[] }>> {
+    const rows = this.db
+      .prepare('SELECT id, source, result_blob FROM tasks WHERE completed_at IS NOT NULL AND completed_at <= ? AND (state = 1 OR state < 0) LIMIT ?')
+      .all(before, limit) as Array<{ id: string; source: string; result_blob: string | null }>;
+    return rows.map((r) => {
+      const source = JSON.parse(r.source) as Task['source'];
+      const blobs = [source.blob, r.result_blob].filter((b): b is string => typeof b === 'string');
+      return { id: r.id, blobs };
+    });
+  }
+
+  async delete(id: string): Promise<void> {
+    this.db.prepare('DELETE FROM tasks WHERE id = ?').run(id);
+  }
+
+  async countByState(): Promise<Partial<Record<TaskState, number>>> {
+    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM tasks GROUP BY state').all() as Array<{ state: TaskState; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  // ---- keys ----------------------------------------------------------------------
+
+  async createKey(key: { id: string; name: string; hash: string; credits: number; createdAt: number }): Promise<ApiKey> {
+    return this.db.transaction(() => {
+      this.db.prepare('INSERT INTO api_keys (id, name, key_hash, credits, created_at) VALUES (?, ?, ?, ?, ?)').run(key.id, key.name, key.hash, key.credits, key.createdAt);
+      if (key.credits > 0) this.db.prepare("INSERT INTO ledger (key_id, delta, reason, created_at) VALUES (?, ?, 'grant', ?)").run(key.id, key.credits, key.createdAt);
+      return withoutHash(rowToKey(this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(key.id) as KeyRow))!;
+    })();
+  }
+
+  async findByHash(hash: string): Promise<(ApiKey & { hash: string }) | undefined> {
+    const r = this.db.prepare('SELECT * FROM api_keys WHERE key_hash = ?').get(hash) as KeyRow | undefined;
+    return r ? rowToKey(r) : undefined;
+  }
+
+  async findById(id: string): Promise<ApiKey | undefined> {
+    const r = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as KeyRow | undefined;
+    return withoutHash(r ? rowToKey(r) : undefined);
+  }
+
+  async listKeys(): Promise<ApiKey[]> {
+    return (this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all() as KeyRow[]).map((r) => withoutHash(rowToKey(r))!);
+  }
+
+  async exportKeys(): Promise<Array<ApiKey & { hash: string }>> {
+    return (this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all() as KeyRow[]).map(rowToKey);
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<ApiKey | undefined> {
+    this.db.prepare('UPDATE api_keys SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, id);
+    return this.findById(id);
+  }
+
+  async addCredits(id: string, delta: number, reason: 'grant' | 'adjust'): Promise<ApiKey | undefined> {
+    return this.db.transaction(() => {
+      // Never below what open tasks hold (and so never negative).
+      const updated = this.db.prepare('UPDATE api_keys SET credits = credits + ? WHERE id = ? AND credits + ? >= held').run(delta, id, delta);
+      if (updated.changes === 0) return undefined;
+      this.db.prepare('INSERT INTO ledger (key_id, delta, reason, created_at) VALUES (?, ?, ?, ?)').run(id, delta, reason, Date.now());
+      return withoutHash(rowToKey(this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as KeyRow));
+    })();
+  }
+
+  async ledger(keyId: string): Promise<LedgerEntry[]> {
+    const rows = this.db.prepare('SELECT key_id, task_id, delta, reason, created_at FROM ledger WHERE key_id = ? ORDER BY id').all(keyId) as Array<{
+      key_id: string;
+      task_id: string | null;
+      delta: number;
+      reason: LedgerEntry['reason'];
+      created_at: number;
+    }>;
+    return rows.map((r) => ({ keyId: r.key_id, taskId: r.task_id ?? undefined, delta: r.delta, reason: r.reason, createdAt: r.created_at }));
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

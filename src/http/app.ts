@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import fastifyFormbody from '@fastify/formbody';
+import fastifyMultipart from '@fastify/multipart';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { ClearShotError } from '../errors/index.js';
+import { failure, success } from './envelope.js';
+import { resultRoutes } from './routes/result-routes.js';
+import { taskRoutes, type TaskRoutesDeps } from './routes/task-routes.js';
+import { createBodyDoc } from './schemas.js';
+import type { UrlSigner } from '../storage/signed-url.js';
+
+/**
+ * The HTTP application factory: routes, body parsing, errors, docs, metrics. It never
+ * listens by itself (tests use `app.inject()` or listen on port 0). It knows nothing of
+ * tensors or storage engines: only the task and key services and the blob store port.
+ */
+export interface AppDeps extends TaskRoutesDeps {
+  readonly signer: UrlSigner;
+  /** Extra health information (engine, queue). */
+  readonly health?: () => Promise<Record<string, unknown>>;
+  /** A pino logger for request logs (JSON, with request ids); none when absent. */
+  readonly logger?: FastifyBaseLogger;
+  readonly now?: () => number;
+  /** Extra routes registered last (e.g. the web playground). */
+  readonly extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
+}
+
+/** Maps framework errors (parsing, limits) onto the contract's status codes. */
+function frameworkStatus(err: FastifyError): { status: number; message: string } | undefined {
+  switch (err.code) {
+    case 'FST_REQ_FILE_TOO_LARGE':
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, message: 'the upload exceeds the size limit (20 MB)' };
+    case 'FST_FILES_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return { status: 400, message: `too many parts in the form: ${err.message}` };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 400, message: 'unsupported Content-Type: use multipart/form-data, application/x-www-form-urlencoded or application/json' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, message: `invalid JSON body: ${err.message}` };
+    default:
+      if (err.validation) return { status: 400, message: err.message };
+      if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return { status: err.statusCode === 415 ? 400 : err.statusCode, message: err.message };
+      return undefined;
+  }
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: 1024 * 1024,
+    // Uploads stream through @fastify/multipart with their own limit.
+  });
+
+  await app.register(fastifyMultipart, { throwFileSizeLimit: true, limits: { fileSize: deps.config.maxUploadBytes } });
+  await app.register(fastifyFormbody);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'ClearShot Photo Enhancement API',
+        version: '1.0.0',
+        description: 'PicWish-compatible photo enhancement (Real-ESRGAN). Every response is {status, message, data}.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-KEY' } } },
+    },
+    transform: ({ schema, url, route }) => {
+      // The create body is parsed by hand (three encodings); document it here.
+      if (url === '/api/tasks/visual/scale' && route.method === 'POST') {
+        return { schema: { ...schema, body: undefined }, url };
+      }
+      return { schema, url };
+    },
+    transformObject: (doc) => {
+      const spec = 'openapiObject' in doc ? doc.openapiObject : doc.swaggerObject;
+      const post = (spec as { paths?: Record<string, { post?: Record<string, unknown> }> }).paths?.['/api/tasks/visual/scale']?.post;
+      if (post) {
+        post.requestBody = {
+          required: true,
+          content: {
+            'multipart/form-data': { schema: createBodyDoc },
+            'application/x-www-form-urlencoded': { schema: createBodyDoc },
+            'application/json': { schema: createBodyDoc },
+          },
+        };
+      }
+      return spec;
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    deps.metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof ClearShotError) {
+      if (err.httpStatus >= 500) request.log.error({ err, code: err.code }, err.message);
+      return reply.code(err.httpStatus).send(failure(err.httpStatus, err.message));
+    }
+    const mapped = frameworkStatus(err);
+    if (mapped) return reply.code(mapped.status).send(failure(mapped.status, mapped.message));
+    request.log.error({ err }, 'unhandled error');
+    return reply.code(500).send(failure(500, 'internal error'));
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(failure(404, `no route ${request.method} ${request.url.split('?')[0]}`)));
+
+  taskRoutes(app, deps);
+  resultRoutes(app, { blobs: deps.blobs, signer: deps.signer, ...(deps.now ? { now: deps.now } : {}) });
+
+  app.get('/healthz', { schema: { summary: 'Liveness and basic status', tags: ['ops'] } }, async () => success({ ok: true, ...(deps.health ? await deps.health() : {}) }));
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_request, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  if (deps.extraRoutes) await deps.extraRoutes(app);
+  return app;
+}

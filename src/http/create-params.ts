@@ -1,0 +1,77 @@
+import { MODEL_NAMES, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
+import { ClearShotError, badArgument } from '../errors/index.js';
+import { checkUrlSyntax } from '../net/url-fetcher.js';
+import type { CreateSource } from '../tasks/task-service.js';
+import type { EnhanceType, ReturnType, TaskRequest } from '../tasks/task.js';
+
+/**
+ * Validates the fields of POST /api/tasks/visual/scale, whatever the body encoding
+ * (multipart, urlencoded, JSON), into a task request. Every refusal is a 400 whose
+ * message names the field, in sharp's "expected X for NAME but received Y" shape.
+ */
+export interface RawCreate {
+  /** Text fields (numbers allowed, from JSON). */
+  readonly fields: Readonly<Record<string, unknown>>;
+  /** The image_file part, when one was uploaded. */
+  readonly file?: Uint8Array | undefined;
+}
+
+const FORMATS: Readonly<Record<string, OutputFormat>> = { jpg: 'jpeg', jpeg: 'jpeg', png: 'png', webp: 'webp', tif: 'tiff', tiff: 'tiff' };
+
+function text(fields: RawCreate['fields'], name: string): string | undefined {
+  const v = fields[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v !== 'string') throw badArgument(name, 'a string or number', JSON.stringify(v));
+  const t = v.trim();
+  return t === '' ? undefined : t;
+}
+
+function choice<T extends string | number>(fields: RawCreate['fields'], name: string, allowed: readonly T[], fallback: T, describe: string): T {
+  const raw = text(fields, name);
+  if (raw === undefined) return fallback;
+  const found = allowed.find((a) => String(a) === raw);
+  if (found === undefined) throw badArgument(name, describe, raw);
+  return found;
+}
+
+export function parseCreate(raw: RawCreate, defaults: { model: ModelName; maxUrlLength: number }): { request: TaskRequest; source: CreateSource } {
+  const { fields, file } = raw;
+  const url = text(fields, 'image_url');
+  if (typeof fields.image_file === 'string' && fields.image_file.trim() !== '') {
+    throw new ClearShotError('BAD_PARAMETER', 'image_file must be sent as a file part of a multipart/form-data body');
+  }
+  const hasFile = file !== undefined && file.length > 0;
+  if (url !== undefined && hasFile) throw new ClearShotError('BAD_PARAMETER', 'send exactly one of image_url and image_file, not both');
+  if (url === undefined && !hasFile) {
+    throw new ClearShotError('BAD_PARAMETER', file !== undefined ? 'image_file is empty' : 'one of image_url or image_file is required');
+  }
+
+  const sync = choice(fields, 'sync', [0, 1] as const, 0, '0 or 1') === 1;
+  const type = choice<EnhanceType>(fields, 'type', ['clean', 'face'], 'clean', 'clean or face');
+  const scaleText = text(fields, 'scale_factor');
+  let scale: ScaleFactor | undefined;
+  if (scaleText !== undefined) {
+    if (!['1', '2', '4'].includes(scaleText)) throw badArgument('scale_factor', '1, 2, 4 or empty (auto)', scaleText);
+    scale = Number(scaleText) as ScaleFactor;
+  }
+  const returnType = choice<ReturnType>(fields, 'return_type', [1, 2, 3] as const, 1, '1 (url), 2 (base64) or 3 (binary)');
+  if (returnType === 3 && !sync) throw new ClearShotError('BAD_PARAMETER', 'return_type 3 (binary) is only available with sync=1');
+
+  // Extensions (README, "API extensions").
+  const model = choice<ModelName>(fields, 'model', MODEL_NAMES, defaults.model, 'fast or quality');
+  const formatText = text(fields, 'format');
+  let format: OutputFormat | undefined;
+  if (formatText !== undefined) {
+    format = FORMATS[formatText.toLowerCase()];
+    if (!format) throw badArgument('format', 'jpg, png, webp or tiff', formatText);
+  }
+  const keepGps = choice(fields, 'keep_gps', [0, 1] as const, 0, '0 or 1') === 1;
+
+  const request: TaskRequest = { returnType, sync, type, scale, model, format, keepGps };
+  if (url !== undefined) {
+    checkUrlSyntax(url, defaults.maxUrlLength);
+    return { request, source: { kind: 'url', url } };
+  }
+  return { request, source: { kind: 'file', bytes: file! } };
+}

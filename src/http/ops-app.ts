@@ -1,0 +1,15 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Metrics } from '../metrics/metrics.js';
+import { failure, success } from './envelope.js';
+
+/** The HTTP face of a worker-only process: /healthz and /metrics, nothing else. */
+export async function buildOpsApp(deps: { metrics: Metrics; health: () => Promise<Record<string, unknown>>; logger?: FastifyBaseLogger }): Promise<FastifyInstance> {
+  const app = Fastify(deps.logger ? { loggerInstance: deps.logger } : { logger: false });
+  app.get('/healthz', async () => success({ ok: true, role: 'worker', ...(await deps.health()) }));
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(failure(404, `no route ${request.method} ${request.url.split('?')[0]} on a worker process`)));
+  return app;
+}

@@ -1,0 +1,133 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ModelName } from '../../engine/types.js';
+import { ClearShotError } from '../../errors/index.js';
+import { STATE, isTerminal, type Task } from '../../tasks/task.js';
+import type { TaskService } from '../../tasks/task-service.js';
+import type { BlobStore } from '../../storage/blob-store.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { parseCreate, type RawCreate } from '../create-params.js';
+import { success, failure } from '../envelope.js';
+import type { RateLimiter } from '../rate-limiter.js';
+import { authenticate } from '../auth.js';
+import type { KeyService } from '../../keys/key-service.js';
+import { taskEnvelopeSchema } from '../schemas.js';
+
+export interface TaskRoutesDeps {
+  readonly tasks: TaskService;
+  readonly keys: KeyService;
+  readonly blobs: BlobStore;
+  readonly limiter: RateLimiter;
+  readonly metrics: Metrics;
+  readonly config: {
+    readonly defaultModel: ModelName;
+    readonly maxUploadBytes: number;
+    readonly rateLimit: number;
+    readonly queryRateLimit: number;
+    readonly syncTimeoutMs: number;
+  };
+}
+
+const PATH = '/api/tasks/visual/scale';
+
+/** Reads any of the three body encodings into fields + the image_file bytes. */
+async function readBody(request: FastifyRequest, maxUploadBytes: number): Promise<RawCreate> {
+  if (request.isMultipart()) {
+    const fields: Record<string, unknown> = {};
+    let file: Uint8Array | undefined;
+    for await (const part of request.parts({ limits: { fileSize: maxUploadBytes, files: 1, fields: 32, fieldSize: 64 * 1024 } })) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'image_file') {
+          part.file.resume();
+          throw new ClearShotError('BAD_PARAMETER', `unexpected file field ${JSON.stringify(part.fieldname)}: the image goes in image_file`);
+        }
+        // Throws a 413 as soon as the stream passes the limit: nothing unbounded is buffered.
+        file = await part.toBuffer();
+      } else {
+        fields[part.fieldname] = part.value;
+      }
+    }
+    return { fields, file };
+  }
+  const body = request.body;
+  if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
+    throw new ClearShotError('BAD_PARAMETER', 'the body must be a JSON object, form fields or multipart/form-data');
+  }
+  return { fields: (body ?? {}) as Record<string, unknown> };
+}
+
+async function limit(deps: TaskRoutesDeps, reply: FastifyReply, bucket: string, keyId: string, rate: number): Promise<void> {
+  const r = await deps.limiter.take(bucket, keyId, rate);
+  if (!r.ok) {
+    reply.header('retry-after', String(r.retryAfterS));
+    throw new ClearShotError('RATE_LIMITED', `too many requests: the limit is ${rate} per second for this API key`);
+  }
+}
+
+export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
+  app.post(
+    PATH,
+    {
+      schema: {
+        summary: 'Create a photo enhancement task',
+        description: 'Body as multipart/form-data (image_file as a file part), application/x-www-form-urlencoded or JSON. See README for every field.',
+        tags: ['tasks'],
+        security: [{ apiKey: [] }],
+        response: { 200: taskEnvelopeSchema },
+      },
+    },
+    async (request, reply) => {
+      const key = await authenticate(deps.keys, request);
+      await limit(deps, reply, 'create', key.id, deps.config.rateLimit);
+      const { request: taskRequest, source } = parseCreate(await readBody(request, deps.config.maxUploadBytes), {
+        model: deps.config.defaultModel,
+        maxUrlLength: 512,
+      });
+      let task = await deps.tasks.create(key, taskRequest, source);
+      deps.metrics.tasksCreated.inc();
+      request.log.info({ taskId: task.id, keyId: key.id, source: source.kind, state: task.state }, 'task created');
+      if (!taskRequest.sync) return success({ task_id: task.id });
+
+      const closed = new AbortController();
+      request.raw.once('close', () => closed.abort());
+      task = await deps.tasks.waitForSettled(task.id, deps.config.syncTimeoutMs, closed.signal);
+      if (taskRequest.returnType === 3 && isTerminal(task.state)) return binary(deps, reply, task);
+      return success(await deps.tasks.view(task));
+    },
+  );
+
+  app.get<{ Params: { task_id: string } }>(
+    `${PATH}/:task_id`,
+    {
+      schema: {
+        summary: 'Query a photo enhancement task',
+        tags: ['tasks'],
+        security: [{ apiKey: [] }],
+        params: { type: 'object', properties: { task_id: { type: 'string' } }, required: ['task_id'] },
+        response: { 200: taskEnvelopeSchema },
+      },
+    },
+    async (request, reply) => {
+      const key = await authenticate(deps.keys, request);
+      await limit(deps, reply, 'query', key.id, deps.config.queryRateLimit);
+      const task = await deps.tasks.get(key, request.params.task_id);
+      return success(await deps.tasks.view(task));
+    },
+  );
+}
+
+/** sync + return_type 3: the image itself, or a JSON error envelope with the task on failure. */
+async function binary(deps: TaskRoutesDeps, reply: FastifyReply, task: Task): Promise<unknown> {
+  if (task.state === STATE.SUCCESS && task.result) {
+    const bytes = await deps.blobs.get(task.result.blob);
+    if (bytes) {
+      reply.header('content-type', task.result.contentType);
+      reply.header('x-task-id', task.id);
+      reply.header('x-image-width', String(task.result.width));
+      reply.header('x-image-height', String(task.result.height));
+      return reply.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    }
+  }
+  const status = task.errorCode ? new ClearShotError(task.errorCode).httpStatus : 500;
+  reply.code(status);
+  return failure(status, task.stateDetail, await deps.tasks.view(task));
+}

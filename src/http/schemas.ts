@@ -1,0 +1,56 @@
+/**
+ * JSON schemas of the public API: they drive response serialisation and the OpenAPI
+ * document (GET /openapi.json, /docs). Task fields follow contract-notes.md; fields
+ * marked "extension" are ClearShot's own additions.
+ */
+export const taskDataSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    task_id: { type: 'string', description: 'Task ID (UUID).' },
+    created_at: { type: 'integer', description: 'Creation time, Unix seconds.' },
+    processed_at: { type: 'integer', description: 'When processing started, Unix seconds.' },
+    completed_at: { type: 'integer', description: 'When the task settled, Unix seconds.' },
+    progress: { type: 'integer', minimum: 0, maximum: 100, description: '100 when complete.' },
+    state: {
+      type: 'integer',
+      description: '1 success; 0 queued, 2 preparing, 3 waiting, 4 processing; -1 failed, -2 storing failed, -3 download failed, -5 over the limits, -7 invalid image, -8 timeout.',
+    },
+    state_detail: { type: 'string', description: 'Short text, e.g. "Complete" or "Invalid image: <reason>".' },
+    return_type: { type: 'integer', enum: [1, 2, 3] },
+    image: { type: 'string', description: 'Result URL (return_type 1 or 3; valid for 1 hour) or base64 (return_type 2). Present when state = 1.' },
+    image_width: { type: 'integer', description: 'Extension: result width in px.' },
+    image_height: { type: 'integer', description: 'Extension: result height in px.' },
+    input_width: { type: 'integer', description: 'Extension: input width in px (upright).' },
+    input_height: { type: 'integer', description: 'Extension: input height in px (upright).' },
+    credits: { type: 'integer', description: 'Extension: credits charged (present on success).' },
+    type: { type: 'string', enum: ['clean', 'face'], description: 'Extension: echo of type.' },
+    model: { type: 'string', enum: ['fast', 'quality'], description: 'Extension: model used.' },
+    notes: { type: 'array', items: { type: 'string' }, description: 'Extension: what the engine did (first frame only, CMYK converted...).' },
+  },
+} as const;
+
+export const taskEnvelopeSchema = {
+  type: 'object',
+  properties: {
+    status: { type: 'integer', description: 'Repeats the HTTP status code.' },
+    message: { type: 'string', description: '"success", or a human-readable reason.' },
+    data: taskDataSchema,
+  },
+} as const;
+
+/** Documentation of the create body (validated by create-params.ts, all encodings). */
+export const createBodyDoc = {
+  type: 'object',
+  properties: {
+    image_url: { type: 'string', maxLength: 512, description: 'Source image URL (http/https). Exactly one of image_url and image_file.' },
+    image_file: { type: 'string', format: 'binary', description: 'Source image file (multipart/form-data only). Up to 20 MB, 4096x4096 px.' },
+    sync: { type: 'integer', enum: [0, 1], default: 0, description: '1: wait and answer with the result.' },
+    type: { type: 'string', enum: ['clean', 'face'], default: 'clean' },
+    scale_factor: { type: 'integer', enum: [1, 2, 4], description: 'Empty = auto: long edge (10,512] -> 4x, (512,1024] -> 2x, (1024,4096] -> 1x.' },
+    return_type: { type: 'integer', enum: [1, 2, 3], default: 1, description: '1 URL, 2 base64, 3 binary (sync=1 only).' },
+    model: { type: 'string', enum: ['fast', 'quality'], description: 'Extension: network to use (default fast).' },
+    format: { type: 'string', enum: ['jpg', 'png', 'webp', 'tiff'], description: "Extension: output format (default: the input's family)." },
+    keep_gps: { type: 'integer', enum: [0, 1], default: 0, description: 'Extension: keep GPS EXIF tags (dropped by default).' },
+  },
+} as const;

@@ -1,0 +1,24 @@
+/**
+ * The job queue port: job id = task id, so enqueueing a task twice never runs it twice
+ * at once. Adapters: in-process (embedded-queue.ts) and BullMQ on Redis (scale-out).
+ */
+/**
+ * Runs one job. 'retry' asks for the job to run again later (transient failure, or the
+ * process is stopping); 'skipped' means there was nothing to do (already taken or gone).
+ */
+export type JobOutcome = 'done' | 'retry' | 'skipped';
+export type JobHandler = (taskId: string, signal: AbortSignal) => Promise<JobOutcome>;
+
+export interface JobQueue {
+  enqueue(taskId: string): Promise<void>;
+  /** Starts consuming with `concurrency` jobs at once. */
+  start(handler: JobHandler): Promise<void>;
+  /** Stops taking jobs; running ones get `graceMs` to finish, then their signal aborts. */
+  stop(graceMs: number): Promise<void>;
+  /** Jobs waiting (not running). */
+  depth(): Promise<number>;
+  /** Jobs running in this process now. */
+  active(): number;
+  /** Stops a queued or running job (task purged, key disabled...). */
+  cancel?(taskId: string): Promise<void>;
+}
