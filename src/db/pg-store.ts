@@ -1,0 +1,317 @@
+import pg from 'pg';
+import { ClearShotError } from '../errors/index.js';
+import type { ApiKey, KeyStore, LedgerEntry } from '../keys/key-store.js';
+import { STATE, STATE_DETAIL, statesBefore, type Task, type TaskResult, type TaskState } from '../tasks/task.js';
+import type { NewTask, TaskPatch, TaskStore } from '../tasks/task-store.js';
+import { rowToKey, rowToTask, withoutHash, type KeyRow, type TaskRow } from './rows.js';
+
+/**
+ * PostgreSQL adapter of the task and key stores (scale-out mode): the same invariants
+ * as SQLite, enforced by the schema (CHECKs, a unique debit per task) and by row locks
+ * (SELECT ... FOR UPDATE), so processes on many machines can share one database.
+ *
+ * Migrations are versioned and applied at start under an advisory lock, so several
+ * processes starting at once apply each exactly once.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE api_keys (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     key_hash TEXT NOT NULL UNIQUE,
+     credits BIGINT NOT NULL CHECK (credits >= 0),
+     held BIGINT NOT NULL DEFAULT 0 CHECK (held >= 0 AND held <= credits),
+     disabled BOOLEAN NOT NULL DEFAULT FALSE,
+     created_at BIGINT NOT NULL
+   );
+   CREATE TABLE tasks (
+     id TEXT PRIMARY KEY,
+     key_id TEXT NOT NULL REFERENCES api_keys(id),
+     state INTEGER NOT NULL,
+     state_detail TEXT NOT NULL,
+     progress INTEGER NOT NULL DEFAULT 0,
+     created_at BIGINT NOT NULL,
+     processed_at BIGINT,
+     completed_at BIGINT,
+     request JSONB NOT NULL,
+     source JSONB NOT NULL,
+     input JSONB,
+     result JSONB,
+     result_blob TEXT,
+     result_expires_at BIGINT,
+     credits INTEGER NOT NULL,
+     charged BOOLEAN NOT NULL DEFAULT FALSE,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     error_code TEXT,
+     notes JSONB NOT NULL DEFAULT '[]',
+     extra JSONB
+   );
+   CREATE INDEX tasks_by_state ON tasks(state, created_at);
+   CREATE INDEX tasks_by_expiry ON tasks(result_expires_at) WHERE result_blob IS NOT NULL;
+   CREATE INDEX tasks_by_completion ON tasks(completed_at);
+   CREATE TABLE ledger (
+     id BIGSERIAL PRIMARY KEY,
+     key_id TEXT NOT NULL REFERENCES api_keys(id),
+     task_id TEXT,
+     delta BIGINT NOT NULL,
+     reason TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   );
+   CREATE UNIQUE INDEX ledger_one_debit_per_task ON ledger(task_id) WHERE reason = 'debit';
+   CREATE INDEX ledger_by_key ON ledger(key_id, id);`,
+];
+
+const MIGRATION_LOCK = 7_454_001;
+
+type Client = pg.PoolClient;
+
+export class PgStore implements TaskStore, KeyStore {
+  private constructor(private readonly pool: pg.Pool) {}
+
+  /** Connects and applies pending migrations. */
+  static async open(url: string, options: { max?: number } = {}): Promise<PgStore> {
+    const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+    pool.on('error', () => undefined); // idle client errors surface on the next query
+    const store = new PgStore(pool);
+    try {
+      await store.migrate();
+    } catch (err) {
+      await pool.end();
+      throw new ClearShotError('UNAVAILABLE', `cannot prepare the PostgreSQL database: ${(err as Error).message}`, { cause: err });
+    }
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+      const { rows } = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+      for (let v = rows[0]?.v ?? 0; v < MIGRATIONS.length; v++) {
+        await c.query('BEGIN');
+        try {
+          await c.query(MIGRATIONS[v]!);
+          await c.query('INSERT INTO schema_migrations (version) VALUES ($1)', [v + 1]);
+          await c.query('COMMIT');
+        } catch (err) {
+          await c.query('ROLLBACK');
+          throw err;
+        }
+      }
+    } finally {
+      await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      c.release();
+    }
+  }
+
+  private async tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  private async lockTask(c: Client, id: string): Promise<TaskRow | undefined> {
+    return (await c.query<TaskRow>('SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [id])).rows[0];
+  }
+
+  private async taskRow(c: Client | pg.Pool, id: string): Promise<Task> {
+    return rowToTask((await c.query<TaskRow>('SELECT * FROM tasks WHERE id = $1', [id])).rows[0]!);
+  }
+
+  // ---- tasks ---------------------------------------------------------------------
+
+  async create(task: NewTask): Promise<Task> {
+    return this.tx(async (c) => {
+      const key = (await c.query<KeyRow>('SELECT * FROM api_keys WHERE id = $1 FOR UPDATE', [task.keyId])).rows[0];
+      if (!key || key.disabled) throw new ClearShotError('UNAUTHORIZED');
+      const held = await c.query('UPDATE api_keys SET held = held + $1 WHERE id = $2 AND credits - held >= $1', [task.credits, task.keyId]);
+      if (held.rowCount === 0) {
+        throw new ClearShotError('INSUFFICIENT_CREDITS', `not enough credits: this image costs ${task.credits}, the key has ${Number(key.credits) - Number(key.held)} available`);
+      }
+      await c.query(
+        `INSERT INTO tasks (id, key_id, state, state_detail, progress, created_at, request, source, input, credits)
+         VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, $9)`,
+        [task.id, task.keyId, STATE.QUEUED, STATE_DETAIL[STATE.QUEUED], task.createdAt, task.request, task.source, task.input ?? null, task.credits],
+      );
+      return this.taskRow(c, task.id);
+    });
+  }
+
+  async get(id: string): Promise<Task | undefined> {
+    const r = (await this.pool.query<TaskRow>('SELECT * FROM tasks WHERE id = $1', [id])).rows[0];
+    return r ? rowToTask(r) : undefined;
+  }
+
+  private async update(c: Client, id: string, to: TaskState, patch: TaskPatch, extra: Record<string, unknown> = {}): Promise<void> {
+    const sets = ['state = $2', 'state_detail = $3'];
+    const args: unknown[] = [id, to, patch.stateDetail ?? STATE_DETAIL[to]];
+    const add = (column: string, value: unknown) => {
+      args.push(value);
+      sets.push(`${column} = $${args.length}`);
+    };
+    if (patch.progress !== undefined) add('progress', patch.progress);
+    if (patch.processedAt !== undefined) add('processed_at', patch.processedAt);
+    if (patch.completedAt !== undefined) add('completed_at', patch.completedAt);
+    if (patch.source !== undefined) add('source', patch.source);
+    if (patch.input !== undefined) add('input', patch.input);
+    if (patch.errorCode !== undefined) add('error_code', patch.errorCode);
+    if (patch.notes !== undefined) add('notes', JSON.stringify(patch.notes));
+    if (patch.extra !== undefined) add('extra', patch.extra);
+    for (const [column, value] of Object.entries(extra)) add(column, value);
+    if (patch.countAttempt) sets.push('attempts = attempts + 1');
+    await c.query(`UPDATE tasks SET ${sets.join(', ')} WHERE id = $1`, args);
+  }
+
+  async transition(id: string, to: TaskState, patch: TaskPatch = {}): Promise<Task | undefined> {
+    return this.tx(async (c) => {
+      const r = await this.lockTask(c, id);
+      if (!r || !statesBefore(to).includes(r.state as TaskState)) return undefined;
+      await this.update(c, id, to, patch);
+      if (to < 0 && !r.charged) await c.query('UPDATE api_keys SET held = held - $1 WHERE id = $2', [r.credits, r.key_id]);
+      return this.taskRow(c, id);
+    });
+  }
+
+  async setProgress(id: string, progress: number): Promise<void> {
+    await this.pool.query('UPDATE tasks SET progress = $2 WHERE id = $1 AND state IN (2, 3, 4) AND progress < $2', [id, progress]);
+  }
+
+  async raiseHold(id: string, credits: number): Promise<boolean> {
+    return this.tx(async (c) => {
+      const r = await this.lockTask(c, id);
+      if (!r || r.state === STATE.SUCCESS || r.state < 0) return false;
+      const more = credits - r.credits;
+      if (more <= 0) return true;
+      const held = await c.query('UPDATE api_keys SET held = held + $1 WHERE id = $2 AND credits - held >= $1', [more, r.key_id]);
+      if (held.rowCount === 0) return false;
+      await c.query('UPDATE tasks SET credits = $2 WHERE id = $1', [id, credits]);
+      return true;
+    });
+  }
+
+  async complete(id: string, result: TaskResult, patch: TaskPatch = {}): Promise<Task | undefined> {
+    return this.tx(async (c) => {
+      const r = await this.lockTask(c, id);
+      if (!r || r.state !== STATE.PROCESSING) return undefined;
+      await this.update(c, id, STATE.SUCCESS, { ...patch, progress: 100 }, { result, result_blob: result.blob, result_expires_at: result.expiresAt, charged: true });
+      // The unique index on debit rows makes a second debit of this task impossible.
+      await c.query("INSERT INTO ledger (key_id, task_id, delta, reason, created_at) VALUES ($1, $2, $3, 'debit', $4)", [r.key_id, id, -r.credits, Date.now()]);
+      await c.query('UPDATE api_keys SET credits = credits - $1, held = held - $1 WHERE id = $2', [r.credits, r.key_id]);
+      return this.taskRow(c, id);
+    });
+  }
+
+  async requeueActive(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      'UPDATE tasks SET state = $1, state_detail = $2, progress = 0, attempts = attempts + 1 WHERE state IN (2, 3, 4) RETURNING id',
+      [STATE.QUEUED, STATE_DETAIL[STATE.QUEUED]],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async queuedIds(limit: number): Promise<string[]> {
+    return (await this.pool.query<{ id: string }>('SELECT id FROM tasks WHERE state = 0 ORDER BY created_at, id LIMIT $1', [limit])).rows.map((r) => r.id);
+  }
+
+  async staleOpenTasks(queuedBefore: number, activeBefore: number, limit: number): Promise<Array<{ id: string; state: TaskState }>> {
+    const { rows } = await this.pool.query<{ id: string; state: TaskState }>(
+      'SELECT id, state FROM tasks WHERE (state = 0 AND created_at < $1) OR (state IN (2, 3, 4) AND processed_at < $2) ORDER BY created_at LIMIT $3',
+      [queuedBefore, activeBefore, limit],
+    );
+    return rows;
+  }
+
+  async expiredResults(now: number, limit: number): Promise<Array<{ id: string; blob: string }>> {
+    return (await this.pool.query<{ id: string; blob: string }>('SELECT id, result_blob AS blob FROM tasks WHERE result_blob IS NOT NULL AND result_expires_at <= $1 LIMIT $2', [now, limit])).rows;
+  }
+
+  async clearResult(id: string): Promise<void> {
+    await this.pool.query('UPDATE tasks SET result_blob = NULL WHERE id = $1', [id]);
+  }
+
+  async purgeable(before: number, limit: number): Promise<Array<{ id: string; blobs: string[] }>> {
+    const { rows } = await this.pool.query<{ id: string; source: Task['source']; result_blob: string | null }>(
+      'SELECT id, source, result_blob FROM tasks WHERE completed_at IS NOT NULL AND completed_at <= $1 AND (state = 1 OR state < 0) LIMIT $2',
+      [before, limit],
+    );
+    return rows.map((r) => ({ id: r.id, blobs: [r.source.blob, r.result_blob].filter((b): b is string => typeof b === 'string') }));
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.pool.query('DELETE FROM tasks WHERE id = $1', [id]);
+  }
+
+  async countByState(): Promise<Partial<Record<TaskState, number>>> {
+    const { rows } = await this.pool.query<{ state: number; n: string }>('SELECT state, COUNT(*) AS n FROM tasks GROUP BY state');
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  }
+
+  // ---- keys ----------------------------------------------------------------------
+
+  async createKey(key: { id: string; name: string; hash: string; credits: number; createdAt: number }): Promise<ApiKey> {
+    return this.tx(async (c) => {
+      const { rows } = await c.query<KeyRow>('INSERT INTO api_keys (id, name, key_hash, credits, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *', [
+        key.id,
+        key.name,
+        key.hash,
+        key.credits,
+        key.createdAt,
+      ]);
+      if (key.credits > 0) await c.query("INSERT INTO ledger (key_id, delta, reason, created_at) VALUES ($1, $2, 'grant', $3)", [key.id, key.credits, key.createdAt]);
+      return withoutHash(rowToKey(rows[0]!))!;
+    });
+  }
+
+  async findByHash(hash: string): Promise<(ApiKey & { hash: string }) | undefined> {
+    const r = (await this.pool.query<KeyRow>('SELECT * FROM api_keys WHERE key_hash = $1', [hash])).rows[0];
+    return r ? rowToKey(r) : undefined;
+  }
+
+  async findById(id: string): Promise<ApiKey | undefined> {
+    const r = (await this.pool.query<KeyRow>('SELECT * FROM api_keys WHERE id = $1', [id])).rows[0];
+    return withoutHash(r ? rowToKey(r) : undefined);
+  }
+
+  async listKeys(): Promise<ApiKey[]> {
+    return (await this.pool.query<KeyRow>('SELECT * FROM api_keys ORDER BY created_at, id')).rows.map((r) => withoutHash(rowToKey(r))!);
+  }
+
+  async exportKeys(): Promise<Array<ApiKey & { hash: string }>> {
+    return (await this.pool.query<KeyRow>('SELECT * FROM api_keys ORDER BY created_at, id')).rows.map(rowToKey);
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<ApiKey | undefined> {
+    await this.pool.query('UPDATE api_keys SET disabled = $2 WHERE id = $1', [id, disabled]);
+    return this.findById(id);
+  }
+
+  async addCredits(id: string, delta: number, reason: 'grant' | 'adjust'): Promise<ApiKey | undefined> {
+    return this.tx(async (c) => {
+      const { rows } = await c.query<KeyRow>('UPDATE api_keys SET credits = credits + $2 WHERE id = $1 AND credits + $2 >= held RETURNING *', [id, delta]);
+      if (rows.length === 0) return undefined;
+      await c.query('INSERT INTO ledger (key_id, delta, reason, created_at) VALUES ($1, $2, $3, $4)', [id, delta, reason, Date.now()]);
+      return withoutHash(rowToKey(rows[0]!));
+    });
+  }
+
+  async ledger(keyId: string): Promise<LedgerEntry[]> {
+    const { rows } = await this.pool.query<{ key_id: string; task_id: string | null; delta: string; reason: LedgerEntry['reason']; created_at: string }>(
+      'SELECT key_id, task_id, delta, reason, created_at FROM ledger WHERE key_id = $1 ORDER BY id',
+      [keyId],
+    );
+    return rows.map((r) => ({ keyId: r.key_id, taskId: r.task_id ?? undefined, delta: Number(r.delta), reason: r.reason, createdAt: Number(r.created_at) }));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PgStore } from '../src/db/pg-store.js';
+import { KeyService } from '../src/keys/key-service.js';
+import { photo, sizeOf } from './helpers/images.js';
+import { TEST_DATA_DIR } from './helpers/paths.js';
+import { exited, scaleoutEnv, spawnServer, waitHealthy } from './helpers/process.js';
+import { freePort } from './helpers/server.js';
+import { createRedisPrefix, createTestDatabase, startS3, type TestS3 } from './helpers/services.js';
+
+/**
+ * Scale-out end to end over real sockets: 2 API processes and 2 worker processes
+ * (`node dist/src/main.js` with ROLE=api / ROLE=worker) sharing PostgreSQL, Redis
+ * (BullMQ) and an S3 endpoint (s3rver). 40 tasks from 3 keys over both APIs; one
+ * worker is killed with SIGKILL while it processes, one API is restarted mid-run.
+ */
+interface Proc {
+  child: ChildProcess;
+  url: string;
+  env: NodeJS.ProcessEnv;
+}
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let redis: Awaited<ReturnType<typeof createRedisPrefix>>;
+let s3: TestS3;
+let dataDir: string;
+const procs: Proc[] = [];
+
+function sharedEnv(port: number, role: 'api' | 'worker'): NodeJS.ProcessEnv {
+  return scaleoutEnv({ port, role, dataDir, databaseUrl: db.url, redisUrl: redis.url, redisPrefix: redis.prefix, s3, extra: { CLEARSHOT_JOB_LOCK_S: '4', CLEARSHOT_THREADS: '1' } });
+}
+
+async function launch(env: NodeJS.ProcessEnv): Promise<Proc> {
+  const child = spawnServer(env);
+  const p: Proc = { child, url: env.PUBLIC_URL!, env };
+  await waitHealthy(p.url, child);
+  procs.push(p);
+  return p;
+}
+
+async function create(api: Proc, key: string, image: Uint8Array, scale: string): Promise<string> {
+  const form = new FormData();
+  form.append('scale_factor', scale);
+  form.append('image_file', new Blob([image]), 'p.png');
+  const res = await fetch(`${api.url}/api/tasks/visual/scale`, { method: 'POST', headers: { 'X-API-KEY': key }, body: form });
+  const body = (await res.json()) as { status: number; data: { task_id: string } };
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return body.data.task_id;
+}
+
+async function query(api: Proc, key: string, id: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${api.url}/api/tasks/visual/scale/${id}`, { headers: { 'X-API-KEY': key } });
+  return ((await res.json()) as { data: Record<string, unknown> }).data;
+}
+
+before(async () => {
+  db = await createTestDatabase();
+  redis = await createRedisPrefix();
+  s3 = await startS3();
+  dataDir = await mkdtemp(join(tmpdir(), 'clearshot-scaleout-'));
+  await symlink(join(TEST_DATA_DIR, 'models'), join(dataDir, 'models'));
+});
+
+after(async () => {
+  for (const p of procs) p.child.kill('SIGKILL');
+  await Promise.all(procs.map((p) => exited(p.child)));
+  await s3?.stop();
+  await redis?.clear();
+  await db?.drop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('scale-out: 2 APIs, 2 workers, PostgreSQL + Redis + S3', () => {
+  it('40 tasks all succeed through a worker kill and an API restart, each debited once', async () => {
+    const [p1, p2, w1, w2] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const api1 = await launch(sharedEnv(p1, 'api'));
+    const api2 = await launch(sharedEnv(p2, 'api'));
+    // Worker 1 alone at first: the task it is running when killed is known to be its own.
+    let worker1 = await launch(sharedEnv(w1, 'worker'));
+
+    const store = await PgStore.open(db.url);
+    const keyService = new KeyService(store);
+    const keys = await Promise.all([1, 2, 3].map((i) => keyService.create(`tenant-${i}`, 200)));
+    await store.close();
+
+    // 40 tasks: mostly small, a few medium ones so that a worker is caught mid-task.
+    const small = await photo(40, 30);
+    const medium = await photo(192, 192);
+    const tasks: Array<{ id: string; key: string; keyId: string; api: Proc; width: number; height: number }> = [];
+    for (let i = 0; i < 40; i++) {
+      const api = i % 2 === 0 ? api1 : api2;
+      const k = keys[i % 3]!;
+      const big = i % 8 === 3;
+      const id = await create(api, k.key, big ? medium : small, '4');
+      tasks.push({ id, key: k.key, keyId: k.record.id, api, width: big ? 768 : 160, height: big ? 768 : 120 });
+      if (i === 12) {
+        // Kill worker 1 while it processes a medium task, then start worker 2, which must
+        // take the task over once worker 1's job lock expires.
+        const target = tasks.find((t) => t.width === 768)!;
+        const deadline = Date.now() + 60_000;
+        while ((await query(api2, target.key, target.id)).state !== 4) {
+          if (Date.now() > deadline) throw new Error('worker 1 never processed the medium task');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        worker1.child.kill('SIGKILL');
+        await exited(worker1.child);
+        await launch(sharedEnv(w2, 'worker'));
+      }
+      if (i === 25) {
+        // Restart API 1 mid-run (and bring worker 1 back).
+        api1.child.kill('SIGTERM');
+        await exited(api1.child);
+        const restarted = await launch(api1.env);
+        api1.child = restarted.child;
+        worker1 = await launch(worker1.env);
+      }
+    }
+
+    // Every task ends in state 1, readable through either API.
+    const deadline = Date.now() + 240_000;
+    for (const t of tasks) {
+      for (;;) {
+        const d = await query(api2, t.key, t.id);
+        if (d.state === 1) break;
+        assert.ok((d.state as number) >= 0, `task ${t.id} failed: ${JSON.stringify(d)}`);
+        if (Date.now() > deadline) throw new Error(`task ${t.id} still in state ${d.state}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    for (const t of tasks) {
+      const [a, b] = await Promise.all([query(api1, t.key, t.id), query(api2, t.key, t.id)]);
+      assert.equal(a.state, 1);
+      assert.equal(b.state, 1);
+      assert.deepEqual([a.image_width, a.image_height], [t.width, t.height]);
+      // The result URL (signed by whichever API answered) serves the right image from S3.
+      const res = await fetch(a.image as string);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await sizeOf(new Uint8Array(await res.arrayBuffer())), { width: t.width, height: t.height, format: 'png' });
+    }
+
+    // Each key debited exactly once per task, nothing left held.
+    const check = await PgStore.open(db.url);
+    try {
+      for (const k of keys) {
+        const mine = tasks.filter((t) => t.keyId === k.record.id);
+        const debits = (await check.ledger(k.record.id)).filter((l) => l.reason === 'debit');
+        assert.equal(debits.length, mine.length, `${k.record.name}: one debit per task`);
+        assert.deepEqual(new Set(debits.map((d) => d.taskId)), new Set(mine.map((t) => t.id)));
+        const after = (await check.findById(k.record.id))!;
+        assert.deepEqual([after.credits, after.held], [200 - 2 * mine.length, 0]);
+      }
+      // A task the killed worker held was taken over: at least one shows a retry.
+      const attempts = await Promise.all(tasks.map(async (t) => (await check.get(t.id))!.attempts));
+      assert.ok(attempts.some((a) => a > 0), `no task was taken over (attempts ${attempts.join(',')})`);
+    } finally {
+      await check.close();
+    }
+  });
+});
