@@ -78,6 +78,11 @@ describe('fetcher: every hop checked, connection pinned', () => {
         res.writeHead(200, { 'content-type': 'image/png' });
         res.write('x');
         // never ends
+      } else if (req.url === '/slow-unsized') {
+        // No Content-Length and no chunking: the body ends when the connection closes
+        // (HTTP/1.0 style). The first bytes of a real image, then nothing.
+        req.socket.write('HTTP/1.1 200 OK\r\ncontent-type: image/png\r\nconnection: close\r\n\r\n');
+        req.socket.write(png.subarray(0, 100));
       } else {
         res.writeHead(404);
         res.end();
@@ -135,6 +140,8 @@ describe('fetcher: every hop checked, connection pinned', () => {
     assert.match(await code(fetchImage(`http://public.test:${port}/loop`, limits, deps)), /more than 5 redirects/);
     assert.match(await code(fetchImage(`http://public.test:${port}/big`, limits, deps)), /larger than 20 MB/);
     assert.match(await code(fetchImage(`http://public.test:${port}/slow`, { ...limits, timeoutMs: 500 }, deps)), /no complete answer within 0.5 s/);
+    // The deadline cutting a close-delimited body is not its end: no truncated image.
+    assert.match(await code(fetchImage(`http://public.test:${port}/slow-unsized`, { ...limits, timeoutMs: 500 }, deps)), /^DOWNLOAD_FAILED: .*no complete answer within 0.5 s/);
     assert.match(await code(fetchImage(`http://public.test:${port}/missing`, limits, deps)), /server answered HTTP 404/);
     assert.match(await code(fetchImage('http://nowhere.test/x.png', limits, deps)), /cannot resolve nowhere\.test/);
   });

@@ -102,7 +102,7 @@ function get(url: URL, pinned: { address: string; family: number }, signal: Abor
   });
 }
 
-async function readBody(res: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+async function readBody(res: IncomingMessage, maxBytes: number, signal: AbortSignal): Promise<Uint8Array> {
   const declared = Number(res.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     res.destroy();
@@ -118,6 +118,10 @@ async function readBody(res: IncomingMessage, maxBytes: number): Promise<Uint8Ar
     }
     chunks.push(chunk as Buffer);
   }
+  // A body without Content-Length ends when the connection closes, and the deadline
+  // closing it looks exactly like that end (res.complete is true): without this check a
+  // slow server's first bytes would pass for the whole image.
+  signal.throwIfAborted();
   return Buffer.concat(chunks);
 }
 
@@ -146,7 +150,7 @@ export async function fetchImage(raw: string, limits: FetchLimits, deps: FetchDe
         res.resume();
         throw failed(`the server answered HTTP ${status}`);
       }
-      const bytes = await readBody(res, limits.maxBytes);
+      const bytes = await readBody(res, limits.maxBytes, signal);
       return { bytes, contentType: res.headers['content-type'], finalUrl: url.href };
     }
   } catch (err) {
