@@ -80,6 +80,14 @@ describe('POST parameters', () => {
     const xml = await fetch(`${server.url}/api/tasks/visual/scale`, { method: 'POST', headers: { 'X-API-KEY': server.key, 'content-type': 'text/xml' }, body: '<a/>' });
     await expect400(xml, /unsupported Content-Type/);
   });
+
+  it('a malformed multipart body is a 400, not a server error', async () => {
+    const post = (contentType: string, body: string) =>
+      fetch(`${server.url}/api/tasks/visual/scale`, { method: 'POST', headers: { 'X-API-KEY': server.key, 'content-type': contentType }, body });
+    await expect400(await post('multipart/form-data', 'junk'), /malformed multipart\/form-data body/);
+    const cut = '--XX\r\ncontent-disposition: form-data; name="image_file"; filename="a.png"\r\n\r\nabc';
+    await expect400(await post('multipart/form-data; boundary=XX', cut), /malformed multipart\/form-data body/);
+  });
 });
 
 describe('auth', () => {

@@ -34,17 +34,25 @@ async function readBody(request: FastifyRequest, maxUploadBytes: number): Promis
   if (request.isMultipart()) {
     const fields: Record<string, unknown> = {};
     let file: Uint8Array | undefined;
-    for await (const part of request.parts({ limits: { fileSize: maxUploadBytes, files: 1, fields: 32, fieldSize: 64 * 1024 } })) {
-      if (part.type === 'file') {
-        if (part.fieldname !== 'image_file') {
-          part.file.resume();
-          throw new ClearShotError('BAD_PARAMETER', `unexpected file field ${JSON.stringify(part.fieldname)}: the image goes in image_file`);
+    try {
+      for await (const part of request.parts({ limits: { fileSize: maxUploadBytes, files: 1, fields: 32, fieldSize: 64 * 1024 } })) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'image_file') {
+            part.file.resume();
+            throw new ClearShotError('BAD_PARAMETER', `unexpected file field ${JSON.stringify(part.fieldname)}: the image goes in image_file`);
+          }
+          // Throws a 413 as soon as the stream passes the limit: nothing unbounded is buffered.
+          file = await part.toBuffer();
+        } else {
+          fields[part.fieldname] = part.value;
         }
-        // Throws a 413 as soon as the stream passes the limit: nothing unbounded is buffered.
-        file = await part.toBuffer();
-      } else {
-        fields[part.fieldname] = part.value;
       }
+    } catch (err) {
+      // Limits (413, too many parts) carry a Fastify code and are mapped by the error
+      // handler; busboy's own parse errors (no boundary, body cut short) are plain
+      // Errors and are the client's fault, not a 500.
+      if (err instanceof ClearShotError || (err as { code?: unknown }).code !== undefined) throw err;
+      throw new ClearShotError('BAD_PARAMETER', `malformed multipart/form-data body: ${(err as Error).message}`, { cause: err });
     }
     return { fields, file };
   }
