@@ -82,6 +82,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         modelSourceDir: config.modelDir,
         concurrency: config.concurrency,
         tuning: { maxNetPixels: config.maxNetMegapixels * 1e6 },
+        face: { strength: config.faceStrength, model: config.faceModel },
         log: (line) => logger.info({ component: 'engine' }, line),
       }));
     const processor = new TaskProcessor({

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { EnginePool } from '../engine/engine-pool.js';
-import { MODEL_NAMES, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
+import { MODEL_NAMES, type EnhanceKind, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
 import { ClearShotError, ERROR_CODES, badArgument, toClearShotError } from '../errors/index.js';
 import { parseOptions } from './args.js';
 import { createProgressView } from './progress.js';
@@ -19,6 +19,7 @@ Options:
   -s, --scale N         1, 2 or 4; "auto" (default) follows the long edge:
                         <=512 px -> 4x, <=1024 px -> 2x, larger -> 1x.
   -m, --model NAME      fast (default) or quality (about 15x slower).
+  -t, --type TYPE       clean (default) or face: also restore up to 10 faces.
   -f, --format FMT      jpg, png, webp or tif (default: the extension of a named
                         output file, else the input's family; images with alpha
                         never default to jpg).
@@ -38,6 +39,7 @@ export interface EnhanceArgs {
   readonly out: string;
   readonly scale: ScaleFactor | undefined;
   readonly model: ModelName;
+  readonly kind: EnhanceKind;
   readonly format: OutputFormat | undefined;
   readonly help: boolean;
 }
@@ -50,6 +52,7 @@ export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast
       out: { type: 'string', short: 'o' },
       scale: { type: 'string', short: 's' },
       model: { type: 'string', short: 'm' },
+      type: { type: 'string', short: 't' },
       format: { type: 'string', short: 'f' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -61,6 +64,8 @@ export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast
   }
   const model = (values.model ?? defaultModel) as ModelName;
   if (!MODEL_NAMES.includes(model)) throw badArgument('--model', MODEL_NAMES.join(' or '), values.model);
+  const kind = (values.type ?? 'clean') as EnhanceKind;
+  if (kind !== 'clean' && kind !== 'face') throw badArgument('--type', 'clean or face', values.type);
   let format: OutputFormat | undefined;
   if (values.format !== undefined) {
     format = FORMAT_BY_NAME[values.format.toLowerCase()];
@@ -68,7 +73,7 @@ export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast
   }
   const help = values.help ?? false;
   if (!help && positionals.length === 0) throw new ClearShotError('BAD_PARAMETER', 'expected at least one file or folder (see --help)');
-  return { inputs: positionals, out: values.out ?? 'enhanced', scale, model, format, help };
+  return { inputs: positionals, out: values.out ?? 'enhanced', scale, model, kind, format, help };
 }
 
 interface Item {
@@ -131,6 +136,7 @@ export async function runEnhance(argv: string[], config: Config, stdout: NodeJS.
     modelSourceDir: config.modelDir,
     concurrency: 1,
     preload: [args.model],
+    face: { strength: config.faceStrength, model: config.faceModel },
     log: (line) => stderr.write(`${line}\n`),
   });
   const view = createProgressView(stdout);
@@ -144,7 +150,7 @@ export async function runEnhance(argv: string[], config: Config, stdout: NodeJS.
         if (item.error) throw item.error;
         view.start(item.path);
         const bytes = await readFile(item.path);
-        const result = await pool.enhance(bytes, { scale: args.scale, model: args.model, format, onProgress: (p) => view.update(p) });
+        const result = await pool.enhance(bytes, { kind: args.kind, scale: args.scale, model: args.model, format, onProgress: (p) => view.update(p) });
         const target = namedFormat ? args.out : outputPath(args.out, item.path, result.format, used);
         await writeFile(target, result.data);
         const seconds = ((Date.now() - started) / 1000).toFixed(1);

@@ -1,10 +1,12 @@
 import type { Config } from '../config/config.js';
 import { prepareModels } from '../engine/local-engine.js';
 import { MODELS } from '../engine/models/model-registry.js';
+import { FACE_FIDELITY_PACKAGE, prepareFaceFidelityModel } from '../engine/models/model-store.js';
 
 export const MODELS_HELP = `Usage: clearshot models prepare
 
-Converts the Real-ESRGAN ncnn weights to ONNX once and caches them under
+Converts the Real-ESRGAN ncnn weights and the face path's fidelity network
+(TensorFlow.js layers weights) to ONNX once and caches them under
 $DATA_DIR/models (run by \`npm install\`; the service also does it at start).
 `;
 
@@ -17,5 +19,7 @@ export async function runModels(argv: string[], config: Config, stdout: NodeJS.W
   for (const p of Object.values(prepared)) {
     stdout.write(`${p.spec.name.padEnd(8)} ${MODELS[p.spec.name].description}: ${p.converted ? 'converted' : 'cached'} ${p.path}\n`);
   }
+  const face = await prepareFaceFidelityModel(config.dataPath);
+  stdout.write(`${'face'.padEnd(8)} ${FACE_FIDELITY_PACKAGE} x4 (RDN, fidelity network of type=face): ${face.converted ? 'converted' : 'cached'} ${face.path}\n`);
   return 0;
 }

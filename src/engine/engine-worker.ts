@@ -24,6 +24,7 @@ async function main(): Promise<void> {
         preload: init.preload,
         log: (line) => send({ type: 'log', line }),
         ...(init.tuning ? { tuning: init.tuning } : {}),
+        ...(init.face ? { face: init.face } : {}),
       },
       init.paths,
     );

@@ -1,6 +1,9 @@
 import { MODELS } from './models/model-registry.js';
-import { prepareModel, type PreparedModel } from './models/model-store.js';
-import { openSession, type ModelSession } from './models/onnx-session.js';
+import { prepareFaceFidelityModel, prepareModel, type PreparedModel } from './models/model-store.js';
+import { openSession, type ModelSession, type SessionOptions } from './models/onnx-session.js';
+import { openFaceDetector, type FaceDetector } from './face/face-detector.js';
+import { openAlignedFaceModel, type AlignedFaceModel } from './face/face-restore.js';
+import type { FaceStageDeps } from './face/face-stage.js';
 import { enhance, type PipelineContext } from './pipeline.js';
 import { MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
 
@@ -23,7 +26,19 @@ export interface EngineConfig {
   readonly preload?: readonly ModelName[];
   readonly log?: (line: string) => void;
   readonly tuning?: PipelineContext['tuning'];
+  readonly face?: FaceConfig | undefined;
 }
+
+/** Settings of the face step (`type=face`). */
+export interface FaceConfig {
+  /** Weight of the restored face inside its mask, 0-1 (default {@link DEFAULT_FACE_STRENGTH}). */
+  readonly strength?: number | undefined;
+  /** Path of a user's GFPGAN/CodeFormer-signature ONNX model; unset = the built-in fidelity path. */
+  readonly model?: string | undefined;
+}
+
+/** Chosen by the face benchmark (docs/BENCHMARKS.md, "Face enhancement"). */
+export const DEFAULT_FACE_STRENGTH = 0.5;
 
 /** Converts (or finds cached) every model; cheap after the first run. */
 export async function prepareModels(config: EngineConfig, names: readonly ModelName[] = MODEL_NAMES): Promise<Record<ModelName, PreparedModel>> {
@@ -42,6 +57,9 @@ export async function prepareModels(config: EngineConfig, names: readonly ModelN
  */
 export class LocalEngine implements Engine {
   private readonly sessions = new Map<ModelName, Promise<ModelSession>>();
+  private fidelity: Promise<ModelSession> | undefined;
+  private aligned: AlignedFaceModel | undefined;
+  private detector: FaceDetector | undefined;
 
   private constructor(
     private readonly config: EngineConfig,
@@ -51,6 +69,8 @@ export class LocalEngine implements Engine {
   static async open(config: EngineConfig, paths: Partial<Record<ModelName, string>> = {}): Promise<LocalEngine> {
     const engine = new LocalEngine(config, paths);
     for (const name of config.preload ?? MODEL_NAMES) await engine.session(name);
+    // A user's face model is checked at start: a wrong one must fail the boot, not a request.
+    if (config.face?.model) engine.aligned = await openAlignedFaceModel(config.face.model, engine.sessionOptions());
     return engine;
   }
 
@@ -65,20 +85,42 @@ export class LocalEngine implements Engine {
     return s;
   }
 
+  private sessionOptions(): SessionOptions {
+    const log = this.config.log;
+    return { threads: this.config.threads ?? 0, provider: this.config.provider ?? 'cpu', ...(log ? { log } : {}) };
+  }
+
   private async load(model: ModelName): Promise<ModelSession> {
     const path = this.paths[model] ?? (await prepareModels(this.config, [model]))[model].path;
-    const log = this.config.log;
-    return openSession(path, { threads: this.config.threads ?? 0, provider: this.config.provider ?? 'cpu', ...(log ? { log } : {}) });
+    return openSession(path, this.sessionOptions());
+  }
+
+  /** The face step's dependencies; the detector and the fidelity network load on first use. */
+  private faces(): Promise<FaceStageDeps> {
+    this.detector ??= openFaceDetector();
+    const fidelity = (): Promise<ModelSession> => {
+      if (!this.fidelity) {
+        this.fidelity = prepareFaceFidelityModel(this.config.dataDir).then((m) => openSession(m.path, this.sessionOptions()));
+        this.fidelity.catch(() => (this.fidelity = undefined));
+      }
+      return this.fidelity;
+    };
+    return Promise.resolve({ detector: this.detector, fidelity, aligned: this.aligned, strength: this.config.face?.strength ?? DEFAULT_FACE_STRENGTH });
   }
 
   enhance(bytes: Uint8Array, options: EnhanceOptions = {}): Promise<EnhanceResult> {
     const tuning = this.config.tuning;
-    return enhance(bytes, options, { session: (m) => this.session(m), ...(tuning ? { tuning } : {}) });
+    return enhance(bytes, options, { session: (m) => this.session(m), faces: () => this.faces(), ...(tuning ? { tuning } : {}) });
   }
 
   async close(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
     for (const s of all) await (await s.catch(() => undefined))?.release();
+    const fidelity = this.fidelity;
+    this.fidelity = undefined;
+    await (await fidelity?.catch(() => undefined))?.release();
+    await this.aligned?.release();
+    this.aligned = undefined;
   }
 }

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { ClearShotError } from '../errors/index.js';
 import { decodeImage } from './image/decode.js';
 import { defaultFormat, encodeImage } from './image/encode.js';
 import { grayToRgb, resizeRaster, rgbToGray } from './image/raster.js';
@@ -7,7 +8,8 @@ import type { ModelSession } from './models/onnx-session.js';
 import { planScale, type PreDownscaleTable } from './scale-plan.js';
 import { checkOutput, resolveScale } from './scale-rules.js';
 import { runTiled, throwIfAborted } from './tile-runner.js';
-import type { EnhanceOptions, EnhanceResult, ModelName } from './types.js';
+import { enhanceFaces, MAX_FACES, type FaceStageDeps } from './face/face-stage.js';
+import type { EnhanceOptions, EnhanceResult, FaceReport, ModelName } from './types.js';
 
 /**
  * The enhancement pipeline: decode -> (pre-resize) -> tiled network -> (post-resize)
@@ -18,6 +20,8 @@ import type { EnhanceOptions, EnhanceResult, ModelName } from './types.js';
 export interface PipelineContext {
   /** Returns the (cached) session for a model. */
   session(model: ModelName): Promise<ModelSession>;
+  /** The face step's detector and restorers (loaded on first use). */
+  faces?(): Promise<FaceStageDeps>;
   /** Overrides for benchmarks and tests. */
   readonly tuning?: {
     readonly preDownscale?: PreDownscaleTable;
@@ -28,9 +32,11 @@ export interface PipelineContext {
   };
 }
 
-/** Share of the progress bar given to each phase (decode, network, encode). */
+/** Share of the progress bar given to each phase (decode, network, faces, encode). */
 const DECODE_END = 5;
 const NETWORK_END = 95;
+/** With `kind: 'face'` the clean network ends here and the faces take the rest. */
+const FACE_NETWORK_END = 80;
 
 export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: PipelineContext): Promise<EnhanceResult> {
   const timings: Record<string, number> = {};
@@ -65,21 +71,31 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
 
   const session = await ctx.session(model);
   lap('load');
-  let color = decoded.color;
-  const gray = color.channels === 1;
-  color = await resizeRaster(color, plan.netInput.width, plan.netInput.height);
+  const faceMode = options.kind === 'face';
+  const faceDeps = faceMode ? await faceStageDeps(ctx) : undefined;
+  const gray = decoded.color.channels === 1;
+  let color = await resizeRaster(decoded.color, plan.netInput.width, plan.netInput.height);
   if (gray) color = grayToRgb(color);
   lap('prepare');
 
+  const networkEnd = faceMode ? FACE_NETWORK_END : NETWORK_END;
   let up = await runTiled(session, color, spec.netScale, {
     tileSize: ctx.tuning?.tileSize ?? spec.tileSize,
     overlap: ctx.tuning?.overlap ?? spec.overlap,
     signal: options.signal,
-    onTile: (f) => report(DECODE_END + f * (NETWORK_END - DECODE_END)),
+    onTile: (f) => report(DECODE_END + f * (networkEnd - DECODE_END)),
   });
   lap('inference');
 
   up = await resizeRaster(up, plan.output.width, plan.output.height);
+  let faces: FaceReport | undefined;
+  if (faceDeps) {
+    faces = await enhanceFaces(
+      { input: gray ? grayToRgb(decoded.color) : decoded.color, netInput: color, netScale: spec.netScale, output: up, scale, signal: options.signal, onProgress: (f) => report(networkEnd + f * (NETWORK_END - networkEnd)) },
+      faceDeps,
+    );
+    lap('faces');
+  }
   if (gray) up = rgbToGray(up);
   // Alpha is never fed to the network as colour: a smooth classical filter keeps
   // transparent edges clean.
@@ -103,7 +119,21 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
     inputFormat: decoded.format,
     scale,
     model,
-    notes: [...decoded.notes, ...encoded.notes],
+    notes: [...decoded.notes, ...encoded.notes, ...faceNotes(faces)],
+    ...(faces ? { faces } : {}),
     timings,
   };
+}
+
+async function faceStageDeps(ctx: PipelineContext): Promise<FaceStageDeps> {
+  if (!ctx.faces) throw new ClearShotError('INTERNAL', 'this engine was built without the face step');
+  return ctx.faces();
+}
+
+function faceNotes(faces: FaceReport | undefined): string[] {
+  if (!faces) return [];
+  if (faces.detected === 0) return ['no face found: enhanced as clean'];
+  const notes = [`face enhancement: ${faces.enhanced} face${faces.enhanced === 1 ? '' : 's'} restored`];
+  if (faces.detected > faces.enhanced) notes.push(`${faces.detected} faces found, the ${faces.enhanced} largest restored (limit ${MAX_FACES}); the rest enhanced as clean`);
+  return notes;
 }

@@ -30,7 +30,23 @@ export interface Raster {
 /** Progress in percent (0-100), monotonic, reported at least once per tile. */
 export type ProgressCallback = (percent: number) => void;
 
+/** `clean`: the network on the whole image; `face`: plus face restoration (seed: up to 10 faces). */
+export type EnhanceKind = 'clean' | 'face';
+
+/** What the face step did (`type=face`), boxes in output pixels, largest first. */
+export interface FaceReport {
+  /** Faces the detector found (may exceed `enhanced`). */
+  readonly detected: number;
+  /** Faces restored: at most 10. */
+  readonly enhanced: number;
+  /** `fidelity` = the built-in network mix; `model` = the configured CLEARSHOT_FACE_MODEL. */
+  readonly restorer: 'fidelity' | 'model';
+  readonly boxes: ReadonlyArray<{ readonly x: number; readonly y: number; readonly width: number; readonly height: number; readonly score: number }>;
+}
+
 export interface EnhanceOptions {
+  /** Default `clean`. */
+  readonly kind?: EnhanceKind | undefined;
   /** Target scale; undefined = auto by the long edge (seed: (10,512] 4x, (512,1024] 2x, (1024,4096] 1x). */
   readonly scale?: ScaleFactor | undefined;
   /** Default `fast`. */
@@ -57,6 +73,8 @@ export interface EnhanceResult {
   readonly model: ModelName;
   /** Human-readable notes about what the engine did (first frame only, profile converted...). */
   readonly notes: readonly string[];
+  /** Present when `kind` was `face`. */
+  readonly faces?: FaceReport | undefined;
   /** Milliseconds spent per step. */
   readonly timings: Readonly<Record<string, number>>;
 }

@@ -1,6 +1,7 @@
 import type { SerializedError } from '../errors/index.js';
 import type { PipelineContext } from './pipeline.js';
-import type { EnhanceResult, ModelName, OutputFormat, ScaleFactor } from './types.js';
+import type { FaceConfig } from './local-engine.js';
+import type { EnhanceKind, EnhanceResult, ModelName, OutputFormat, ScaleFactor } from './types.js';
 
 /** Messages between the engine pool (main thread) and its worker threads. */
 
@@ -11,9 +12,11 @@ export interface WorkerInit {
   readonly paths: Partial<Record<ModelName, string>>;
   readonly preload: readonly ModelName[];
   readonly tuning?: PipelineContext['tuning'];
+  readonly face?: FaceConfig | undefined;
 }
 
 export interface JobOptions {
+  readonly kind?: EnhanceKind | undefined;
   readonly scale?: ScaleFactor | undefined;
   readonly model?: ModelName | undefined;
   readonly format?: OutputFormat | undefined;

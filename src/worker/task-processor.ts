@@ -119,6 +119,7 @@ export class TaskProcessor {
 
     let lastWrite = 0;
     const result = await engine.enhance(bytes, {
+      kind: task.request.type,
       scale: task.request.scale,
       model: task.request.model,
       format: task.request.format,
@@ -146,7 +147,8 @@ export class TaskProcessor {
       { blob, contentType: CONTENT_TYPES[result.format], width: result.width, height: result.height, bytes: result.data.length, expiresAt: now + config.resultTtlMs },
       {
         completedAt: now,
-        notes: [...(task.request.type === 'face' ? ['face enhancement is not available yet: clean enhancement applied'] : []), ...result.notes],
+        notes: [...result.notes],
+        ...(result.faces ? { extra: { faces: result.faces }, stateDetail: result.faces.detected === 0 ? 'Complete: no face found, enhanced as clean' : 'Complete' } : {}),
       },
     );
     if (!done) {

@@ -4,7 +4,8 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ClearShotError } from '../../errors/index.js';
-import { convertNcnnToOnnx } from './ncnn-to-onnx.js';
+import { convertKerasToOnnx, type KerasModelJson } from './keras-to-onnx.js';
+import { convertNcnnToOnnx, type ConvertedModel } from './ncnn-to-onnx.js';
 import type { ModelSpec } from './model-registry.js';
 
 /**
@@ -55,21 +56,40 @@ async function readSource(dir: string, source: string): Promise<{ param: string;
 
 export async function prepareModel(spec: ModelSpec, dataDir: string, sourceDir = defaultSourceDir()): Promise<PreparedModel> {
   const { param, bin } = await readSource(sourceDir, spec.source);
-  const sha256 = createHash('sha256').update(`clearshot-converter-${CONVERTER_VERSION}\n`).update(param).update(bin).digest('hex');
+  const cached = await cacheConverted(dataDir, spec.source, [param, bin], () => convertNcnnToOnnx(param, bin, spec.source));
+  return { spec, ...cached };
+}
+
+/** A converted model on disk, whatever its source format. */
+export interface CachedModel {
+  readonly path: string;
+  readonly sha256: string;
+  readonly macsPerInputPixel: number;
+  readonly converted: boolean;
+}
+
+/**
+ * Returns `<dataDir>/models/<base>-<hash>.onnx`, converting it first unless a file for
+ * the same source bytes and converter version is already there.
+ */
+export async function cacheConverted(dataDir: string, base: string, sources: ReadonlyArray<string | Uint8Array>, convert: () => ConvertedModel): Promise<CachedModel> {
+  const hash = createHash('sha256').update(`clearshot-converter-${CONVERTER_VERSION}\n`);
+  for (const part of sources) hash.update(part);
+  const sha256 = hash.digest('hex');
   const dir = join(dataDir, 'models');
-  const path = join(dir, `${spec.source}-${sha256.slice(0, 16)}.onnx`);
+  const path = join(dir, `${base}-${sha256.slice(0, 16)}.onnx`);
   const sidecarPath = `${path}.json`;
 
   if (existsSync(path) && existsSync(sidecarPath)) {
     try {
       const sidecar = JSON.parse(await readFile(sidecarPath, 'utf8')) as Sidecar;
-      if (sidecar.sha256 === sha256) return { spec, path, sha256, macsPerInputPixel: sidecar.macsPerInputPixel, converted: false };
+      if (sidecar.sha256 === sha256) return { path, sha256, macsPerInputPixel: sidecar.macsPerInputPixel, converted: false };
     } catch {
       // A damaged sidecar is rebuilt below.
     }
   }
 
-  const model = convertNcnnToOnnx(param, bin, spec.source);
+  const model = convert();
   await mkdir(dir, { recursive: true });
   // Write to a unique temporary name and rename: concurrent processes never see half a file.
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -82,5 +102,33 @@ export async function prepareModel(spec: ModelSpec, dataDir: string, sourceDir =
   } finally {
     await rm(tmp, { force: true });
   }
-  return { spec, path, sha256, macsPerInputPixel: model.macsPerInputPixel, converted: true };
+  return { path, sha256, macsPerInputPixel: model.macsPerInputPixel, converted: true };
+}
+
+/**
+ * The face path's fidelity network: UpscalerJS's ESRGAN-medium x4, an RDN trained for
+ * PSNR on DIV2K (MIT, Kevin Scott), from the npm package `@upscalerjs/esrgan-medium`
+ * (pinned). Only its weight files are read; none of its code runs.
+ */
+export const FACE_FIDELITY_PACKAGE = '@upscalerjs/esrgan-medium';
+
+export async function prepareFaceFidelityModel(dataDir: string): Promise<CachedModel> {
+  const require = createRequire(import.meta.url);
+  let dir: string;
+  try {
+    // The package's "exports" hide package.json: walk up from its entry point.
+    dir = dirname(require.resolve(FACE_FIDELITY_PACKAGE));
+    while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'models'))) {
+      const up = dirname(dir);
+      if (up === dir) throw new Error('package root not found');
+      dir = up;
+    }
+  } catch (err) {
+    throw new ClearShotError('MODEL_FAILURE', `the face model package "${FACE_FIDELITY_PACKAGE}" is not installed; run npm install`, { cause: err });
+  }
+  const modelDir = join(dir, 'models', 'x4');
+  const jsonText = await readFile(join(modelDir, 'model.json'), 'utf8');
+  const json = JSON.parse(jsonText) as KerasModelJson;
+  const shards = Buffer.concat(await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map((p) => readFile(join(modelDir, p)))));
+  return cacheConverted(dataDir, 'esrgan-medium-x4', [jsonText, shards], () => convertKerasToOnnx(json, shards, FACE_FIDELITY_PACKAGE));
 }

@@ -21,6 +21,11 @@ export interface SessionOptions {
   readonly provider?: string;
   /** Called once with a line to log (provider fallback). */
   readonly log?: (line: string) => void;
+  /**
+   * Accept a model whose single input and output have other names than ours
+   * (a user's own face-restoration model, issue 7). Default: require `input`/`output`.
+   */
+  readonly anyIoNames?: boolean;
 }
 
 export interface NetOutput {
@@ -68,7 +73,16 @@ export async function openSession(model: string | Uint8Array, options: SessionOp
     });
   }
   // Fail at boot, not at the first request: the graph must have our fixed I/O names.
-  if (!session.inputNames.includes(ONNX_INPUT) || !session.outputNames.includes(ONNX_OUTPUT)) {
+  let inputName = ONNX_INPUT;
+  let outputName = ONNX_OUTPUT;
+  if (options.anyIoNames) {
+    if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
+      await session.release();
+      throw new ClearShotError('MODEL_FAILURE', `model ${name} must have exactly one input and one output, found ${session.inputNames.length} and ${session.outputNames.length}`);
+    }
+    inputName = session.inputNames[0]!;
+    outputName = session.outputNames[0]!;
+  } else if (!session.inputNames.includes(ONNX_INPUT) || !session.outputNames.includes(ONNX_OUTPUT)) {
     await session.release();
     throw new ClearShotError('MODEL_FAILURE', `model ${name} must have input "${ONNX_INPUT}" and output "${ONNX_OUTPUT}"`);
   }
@@ -79,11 +93,11 @@ export async function openSession(model: string | Uint8Array, options: SessionOp
       const tensor = new ort.Tensor('float32', input, [1, channels, height, width]);
       let result: ort.InferenceSession.OnnxValueMapType;
       try {
-        result = await session.run({ [ONNX_INPUT]: tensor });
+        result = await session.run({ [inputName]: tensor });
       } catch (err) {
         throw new ClearShotError('MODEL_FAILURE', 'model inference failed', { cause: err });
       }
-      const out = result[ONNX_OUTPUT] as ort.Tensor | undefined;
+      const out = result[outputName] as ort.Tensor | undefined;
       if (!out || out.type !== 'float32' || out.dims.length !== 4) {
         throw new ClearShotError('MODEL_FAILURE', 'model returned an unexpected output');
       }
