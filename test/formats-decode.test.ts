@@ -140,6 +140,14 @@ describe('decode: refusals happen before pixels are decoded', () => {
     await fails(Buffer.from('%PDF-1.7 not an image'), 'INVALID_IMAGE', /not an image in a supported format/);
     await fails(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), 'INVALID_IMAGE', /not an image/);
   });
+  it('HEIC, AVIF and other known but unsupported formats are refused by name', async () => {
+    const ftyp = (brand: string) => Buffer.concat([Buffer.from([0, 0, 0, 0x1c]), Buffer.from(`ftyp${brand}\0\0\0\0mif1miaf`), Buffer.alloc(64)]);
+    await fails(ftyp('heic'), 'INVALID_IMAGE', /HEIC\/HEIF images are not supported; export the photo to JPEG/);
+    await fails(ftyp('avif'), 'INVALID_IMAGE', /AVIF images are not supported/);
+    await fails(Buffer.concat([Buffer.from('8BPS'), Buffer.alloc(64)]), 'INVALID_IMAGE', /Photoshop \(PSD\) images are not supported/);
+    // An ISO media file that is no image (an MP4) still gets the generic refusal.
+    await fails(ftyp('isom'), 'INVALID_IMAGE', /not an image in a supported format/);
+  });
   it('headerless raw pixels cannot be identified', async () => {
     await fails(new Uint8Array(48 * 40 * 3).fill(128), 'INVALID_IMAGE', /not an image in a supported format/);
   });

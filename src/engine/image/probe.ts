@@ -3,7 +3,7 @@ import { checkDimensions } from '../scale-rules.js';
 import { readBmpHeader } from './bmp-decode.js';
 import { invalidImage } from './errors.js';
 import { readSgiHeader } from './sgi-decode.js';
-import { sniffFormat, type SourceFormat } from './sniff.js';
+import { sniffFormat, unsupportedFormatName, type SourceFormat } from './sniff.js';
 
 /**
  * Reads only an image's header: its format (from the bytes) and upright size, and
@@ -19,7 +19,11 @@ export interface ImageHeader {
 export async function probeImage(bytes: Uint8Array): Promise<ImageHeader> {
   if (bytes.length === 0) throw invalidImage('the file is empty');
   const format = sniffFormat(bytes);
-  if (format === undefined) throw invalidImage('the data is not an image in a supported format (jpg, png, webp, tiff, bmp, rgb)');
+  if (format === undefined) {
+    const known = unsupportedFormatName(bytes);
+    if (known) throw invalidImage(`${known} images are not supported; export the photo to JPEG, PNG, WebP or TIFF first`);
+    throw invalidImage('the data is not an image in a supported format (jpg, png, webp, tiff, bmp, rgb)');
+  }
   if (format === 'camera-raw') {
     throw invalidImage('camera RAW files (DNG, CR2, CR3, NEF, ARW, ORF, RW2, RAF) are not supported; export the photo to TIFF, PNG or JPEG first');
   }

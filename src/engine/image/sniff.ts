@@ -48,3 +48,24 @@ export function sniffFormat(bytes: Uint8Array): SourceFormat | undefined {
   if (startsWith(bytes, [0x01, 0xda]) && bytes.length >= 512) return 'sgi';
   return undefined;
 }
+
+/**
+ * Names a well-known format we recognise but do not read (HEIC/HEIF, AVIF, JPEG XL,
+ * JPEG 2000, Photoshop), so the refusal can say what the file is rather than only
+ * "not an image". Undefined for anything else.
+ */
+export function unsupportedFormatName(bytes: Uint8Array): string | undefined {
+  if (ascii(bytes, 4, 'ftyp')) {
+    // ISO base media file: the major brand (offset 8) says which kind.
+    const brand = String.fromCharCode(...bytes.subarray(8, 12));
+    if (['avif', 'avis'].includes(brand)) return 'AVIF';
+    if (['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand)) return 'HEIC/HEIF';
+    if (brand === 'jxl ') return 'JPEG XL';
+    if (brand === 'jp2 ') return 'JPEG 2000';
+    return undefined;
+  }
+  if (startsWith(bytes, [0xff, 0x0a]) || ascii(bytes, 4, 'JXL ')) return 'JPEG XL';
+  if (ascii(bytes, 4, 'jP  ') || startsWith(bytes, [0xff, 0x4f, 0xff, 0x51])) return 'JPEG 2000';
+  if (ascii(bytes, 0, '8BPS')) return 'Photoshop (PSD)';
+  return undefined;
+}
