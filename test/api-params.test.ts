@@ -53,6 +53,16 @@ describe('POST parameters', () => {
     for (const [fields, message] of cases) await expect400(await createMultipart(server, fields, image), message);
   });
 
+  it('a repeated field is refused by name, in multipart as in urlencoded bodies', async () => {
+    const form = new FormData();
+    form.append('sync', '1');
+    form.append('sync', '0');
+    form.append('image_file', new Blob([image]), 'photo.png');
+    const post = (body: FormData | URLSearchParams) => fetch(`${server.url}/api/tasks/visual/scale`, { method: 'POST', headers: { 'X-API-KEY': server.key }, body });
+    await expect400(await post(form), /for sync but received/);
+    await expect400(await post(new URLSearchParams([['image_url', 'https://example.com/a.jpg'], ['sync', '1'], ['sync', '0']])), /for sync but received/);
+  });
+
   it('image_url must be http(s), at most 512 characters, without credentials', async () => {
     await expect400(await createJson(server, { image_url: 'ftp://example.com/a.jpg' }), /image_url must be an http or https URL/);
     await expect400(await createJson(server, { image_url: `https://example.com/${'a'.repeat(500)}.jpg` }), /image_url is longer than 512 characters/);

@@ -44,7 +44,10 @@ async function readBody(request: FastifyRequest, maxUploadBytes: number): Promis
           // Throws a 413 as soon as the stream passes the limit: nothing unbounded is buffered.
           file = await part.toBuffer();
         } else {
-          fields[part.fieldname] = part.value;
+          // A repeated field becomes a list, as in a urlencoded body, so it is refused
+          // by name instead of the last value silently winning.
+          const seen = fields[part.fieldname];
+          fields[part.fieldname] = seen === undefined ? part.value : [...(Array.isArray(seen) ? seen : [seen]), part.value];
         }
       }
     } catch (err) {
