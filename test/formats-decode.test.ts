@@ -148,6 +148,33 @@ describe('decode: refusals happen before pixels are decoded', () => {
     // An ISO media file that is no image (an MP4) still gets the generic refusal.
     await fails(ftyp('isom'), 'INVALID_IMAGE', /not an image in a supported format/);
   });
+  it('a NEF/ARW-style raw (preview in IFD0, sensor CFA data in a SubIFD) is refused, not read as its preview', async () => {
+    // Little-endian TIFF: IFD0 = 16x12 RGB preview with a SubIFDs tag -> a 64x48 CFA IFD.
+    const ifd = (entries: Array<[number, number, number]>) => {
+      const b = Buffer.alloc(2 + entries.length * 12 + 4);
+      b.writeUInt16LE(entries.length, 0);
+      entries.forEach(([tag, type, value], i) => {
+        b.writeUInt16LE(tag, 2 + i * 12);
+        b.writeUInt16LE(type, 4 + i * 12);
+        b.writeUInt32LE(1, 6 + i * 12);
+        if (type === 3) b.writeUInt16LE(value, 10 + i * 12);
+        else b.writeUInt32LE(value, 10 + i * 12);
+      });
+      return b;
+    };
+    const ifd0At = 8;
+    const subAt = ifd0At + 2 + 11 * 12 + 4;
+    const previewAt = subAt + 2 + 9 * 12 + 4;
+    const sensorAt = previewAt + 16 * 12 * 3;
+    const ifd0 = ifd([[254, 4, 1], [256, 3, 16], [257, 3, 12], [258, 3, 8], [259, 3, 1], [262, 3, 2], [273, 4, previewAt], [277, 3, 3], [278, 3, 12], [279, 4, 16 * 12 * 3], [330, 4, subAt]]);
+    const sub = ifd([[256, 3, 64], [257, 3, 48], [258, 3, 16], [259, 3, 1], [262, 3, 32803], [273, 4, sensorAt], [277, 3, 1], [278, 3, 48], [279, 4, 64 * 48 * 2]]);
+    const header = Buffer.from([0x49, 0x49, 0x2a, 0, 8, 0, 0, 0]);
+    const nef = Buffer.concat([header, ifd0, sub, Buffer.alloc(16 * 12 * 3, 128), Buffer.alloc(64 * 48 * 2)]);
+    assert.equal(sniffFormat(nef), 'camera-raw');
+    await fails(nef, 'INVALID_IMAGE', /camera RAW files .* are not supported/);
+    // Ordinary TIFFs, multi-page included, are still TIFF.
+    assert.equal(sniffFormat(await read('tiff', 'lzw.tif')), 'tiff');
+  });
   it('headerless raw pixels cannot be identified', async () => {
     await fails(new Uint8Array(48 * 40 * 3).fill(128), 'INVALID_IMAGE', /not an image in a supported format/);
   });

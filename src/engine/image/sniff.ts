@@ -16,20 +16,44 @@ function startsWith(bytes: Uint8Array, magic: readonly number[]): boolean {
   return bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
 }
 
-/** True when a TIFF-structured file carries a DNG version tag or a RAW maker's marker. */
+const DNG_VERSION = 0xc612;
+const PHOTOMETRIC = 0x0106;
+const SUB_IFDS = 0x014a;
+/** PhotometricInterpretation of sensor data: colour filter array, linear raw. */
+const RAW_PHOTOMETRIC = new Set([32803, 34892]);
+
+/**
+ * True when a TIFF-structured file is a camera RAW: a DNG version tag, a Canon CR2
+ * marker, or sensor data (CFA / linear raw) in IFD0 or one of its SubIFDs. NEF, ARW,
+ * PEF and SR2 keep a small preview in IFD0 and the sensor data in a SubIFD: read as a
+ * plain TIFF they would "succeed" on the preview.
+ */
 function isTiffRaw(bytes: Uint8Array): boolean {
   if (ascii(bytes, 8, 'CR')) return true; // Canon CR2
+  if (bytes.length < 8) return false;
   const little = bytes[0] === 0x49;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 8) return false;
-  const ifd = view.getUint32(4, little);
-  if (ifd + 2 > bytes.length) return false;
-  const count = view.getUint16(ifd, little);
-  for (let i = 0; i < count && ifd + 2 + (i + 1) * 12 <= bytes.length; i++) {
-    const tag = view.getUint16(ifd + 2 + i * 12, little);
-    if (tag === 0xc612) return true; // DNGVersion
-  }
-  return false;
+  const u16 = (at: number) => (at + 2 <= bytes.length ? view.getUint16(at, little) : 0);
+  const u32 = (at: number) => (at + 4 <= bytes.length ? view.getUint32(at, little) : 0);
+  /** Visits an IFD's entries (tag, count, value offset); header reads only. */
+  const entries = (ifd: number, visit: (tag: number, count: number, at: number) => boolean): boolean => {
+    if (ifd < 8 || ifd + 2 > bytes.length) return false;
+    const count = u16(ifd);
+    for (let i = 0; i < count && ifd + 2 + (i + 1) * 12 <= bytes.length; i++) {
+      const at = ifd + 2 + i * 12;
+      if (visit(u16(at), u32(at + 4), at + 8)) return true;
+    }
+    return false;
+  };
+  const sensor = (tag: number, _count: number, at: number) => tag === DNG_VERSION || (tag === PHOTOMETRIC && RAW_PHOTOMETRIC.has(u16(at)));
+  return entries(u32(4), (tag, count, at) => {
+    if (sensor(tag, count, at)) return true;
+    if (tag !== SUB_IFDS) return false;
+    // One offset is stored inline; several are an array elsewhere. At most 8 looked at.
+    const list = count === 1 ? at : u32(at);
+    for (let i = 0; i < Math.min(count, 8); i++) if (entries(u32(list + 4 * i), sensor)) return true;
+    return false;
+  });
 }
 
 export function sniffFormat(bytes: Uint8Array): SourceFormat | undefined {
