@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -50,12 +51,23 @@ describe('fetcher: every hop checked, connection pinned', () => {
   let origin: Server;
   let port: number;
   const hostsSeen: string[] = [];
+  let png: Buffer;
   before(async () => {
-    const png = await photo(16, 16);
+    png = await photo(16, 16);
     origin = createServer((req, res) => {
       hostsSeen.push(req.headers.host ?? '');
       if (req.url === '/image.png') {
         res.writeHead(200, { 'content-type': 'image/png' });
+        res.end(png);
+      } else if (req.url === '/gzip') {
+        // A server that compresses whatever it is asked (we ask for identity).
+        res.writeHead(200, { 'content-type': 'image/png', 'content-encoding': 'gzip', 'x-asked': String(req.headers['accept-encoding']) });
+        res.end(gzipSync(png));
+      } else if (req.url === '/gzip-bomb') {
+        res.writeHead(200, { 'content-type': 'image/png', 'content-encoding': 'gzip' });
+        res.end(gzipSync(Buffer.alloc(30 * 2 ** 20)));
+      } else if (req.url === '/bad-gzip') {
+        res.writeHead(200, { 'content-type': 'image/png', 'content-encoding': 'gzip' });
         res.end(png);
       } else if (req.url === '/to-private') {
         // A public-looking host redirecting to a private one.
@@ -126,6 +138,13 @@ describe('fetcher: every hop checked, connection pinned', () => {
     assert.equal(r.contentType, 'image/png');
     assert.ok(r.bytes.length > 0);
     assert.equal(hostsSeen.at(-1), `public.test:${port}`);
+  });
+
+  it('asks for an uncompressed body, and undoes a compressed one within the size cap', async () => {
+    const r = await fetchImage(`http://public.test:${port}/gzip`, limits, deps);
+    assert.deepEqual(Buffer.from(r.bytes), png);
+    assert.match(await code(fetchImage(`http://public.test:${port}/gzip-bomb`, limits, deps)), /^DOWNLOAD_FAILED: .*larger than 20 MB/);
+    assert.match(await code(fetchImage(`http://public.test:${port}/bad-gzip`, limits, deps)), /^DOWNLOAD_FAILED: .*gzip body could not be decompressed/);
   });
 
   it('re-checks the address after a redirect', async () => {

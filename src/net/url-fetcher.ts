@@ -2,6 +2,8 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
+import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { ClearShotError } from '../errors/index.js';
 import { isBlockedAddress } from './ip-policy.js';
 
@@ -88,7 +90,8 @@ function get(url: URL, pinned: { address: string; family: number }, signal: Abor
       {
         method: 'GET',
         signal,
-        headers: { 'user-agent': 'ClearShot/1.0 (+image enhancement)', accept: 'image/*,*/*;q=0.5' },
+        // identity: we read raw bytes, and a compressed body would pass for a corrupt image.
+        headers: { 'user-agent': 'ClearShot/1.0 (+image enhancement)', accept: 'image/*,*/*;q=0.5', 'accept-encoding': 'identity' },
         // Pin the connection to the address that passed the policy check.
         lookup: (_host, options, callback) => {
           if ((options as { all?: boolean }).all) (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [pinned]);
@@ -108,15 +111,30 @@ async function readBody(res: IncomingMessage, maxBytes: number, signal: AbortSig
     res.destroy();
     throw failed(`the image is larger than ${Math.round(maxBytes / 2 ** 20)} MB`);
   }
+  // Some servers compress whatever they are asked: undo it, the cap applying to the
+  // decompressed bytes (a compression bomb stops at the cap like any large body).
+  const encoding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const decoders: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
+  if (encoding !== 'identity' && encoding !== '' && !decoders[encoding]) {
+    res.destroy();
+    throw failed(`unsupported Content-Encoding ${JSON.stringify(encoding)}`);
+  }
+  const body: AsyncIterable<unknown> = decoders[encoding] ? res.pipe(decoders[encoding]()) : res;
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of res) {
-    total += (chunk as Buffer).length;
-    if (total > maxBytes) {
-      res.destroy();
-      throw failed(`the image is larger than ${Math.round(maxBytes / 2 ** 20)} MB`);
+  try {
+    for await (const chunk of body) {
+      total += (chunk as Buffer).length;
+      if (total > maxBytes) {
+        res.destroy();
+        throw failed(`the image is larger than ${Math.round(maxBytes / 2 ** 20)} MB`);
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (err) {
+    if (err instanceof ClearShotError || !decoders[encoding]) throw err;
+    signal.throwIfAborted();
+    throw failed(`the ${encoding} body could not be decompressed`, err);
   }
   // A body without Content-Length ends when the connection closes, and the deadline
   // closing it looks exactly like that end (res.complete is true): without this check a
