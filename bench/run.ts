@@ -1,11 +1,12 @@
 /**
  * Benchmark runner: `npm run bench [-- suite...]` (suites: model, e2e, strategy,
- * quality, tiling, peer, api, scaleout; default all). Each suite rewrites its own section of
+ * quality, tiling, peer, api, scaleout, face, facedetect; default all). Each suite rewrites its own section of
  * docs/BENCHMARKS.md, so suites can be re-run alone. Run on a quiet machine.
  */
 import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { apiLoad } from './api-load.js';
 import { endToEnd } from './end-to-end.js';
+import { face, faceDetection } from './face.js';
 import { machineLine } from './lib/machine.js';
 import { BENCHMARKS_MD, writeSection } from './lib/report.js';
 import { modelThroughput } from './model-throughput.js';
@@ -24,6 +25,8 @@ const SUITES: Record<string, () => Promise<string>> = {
   peer,
   api: apiLoad,
   scaleout,
+  face,
+  facedetect: faceDetection,
 };
 
 const HEADER = `# Benchmarks

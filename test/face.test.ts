@@ -129,6 +129,15 @@ describe('type=face through the engine', () => {
     assert.ok(inner > 0.8 * (box.width / 2) * (box.height / 2), `only ${inner} face pixels changed`);
   });
 
+  it('finds a face that fills a tiny, heavily compressed frame (an avatar)', async () => {
+    // The face is ~70% of a 64 px JPEG q60: the plain detector pass misses such frames.
+    const input = await sharp(fixture('photos', 'astronaut.jpg')).extract({ left: 163, top: 63, width: 120, height: 120 }).resize(64, 64).jpeg({ quality: 60 }).toBuffer();
+    const face = await engine.enhance(input, { kind: 'face', scale: 4, format: 'png' });
+    assert.equal(face.faces?.enhanced, 1);
+    const box = face.faces!.boxes[0]!;
+    assert.ok(box.width > 100 && box.width <= 256, JSON.stringify(box));
+  });
+
   it('an image without a face is the clean result, and says so', async () => {
     const input = await sharp(fixture('photos', 'coffee.jpg')).resize(150, 100).jpeg({ quality: 80 }).toBuffer();
     const clean = await engine.enhance(input, { scale: 2, format: 'png' });

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { closeTestEngine, startTestServer, type TestServer } from './helpers/server.js';
+import sharp from 'sharp';
 import { photo } from './helpers/images.js';
+import { fixture } from './helpers/paths.js';
 
 /**
  * The web playground in a real headless browser (Debian's chromium, driven by
@@ -104,6 +106,20 @@ describe('web playground in Chromium', () => {
     assert.match((await page.textContent('#history')) ?? '', /cat\.jpg · 120 × 80 → 240 × 160/);
     await page.screenshot({ path: join(shots, 'playground-desktop.png'), fullPage: true });
     assert.deepEqual((page as Page & { external: string[] }).external, [], 'no external requests (CDN, fonts)');
+    await page.close();
+  });
+
+  it('face mode says how many faces it restored', async () => {
+    const page = await open(1280, 900);
+    await saveKey(page, server.key);
+    const portraitPath = join(fixtureDir, 'portrait.jpg');
+    await writeFile(portraitPath, await sharp(fixture('photos', 'astronaut.jpg')).extract({ left: 120, top: 10, width: 220, height: 220 }).resize(128, 128).jpeg({ quality: 70 }).toBuffer());
+    await page.setInputFiles('#file', portraitPath);
+    await page.check('input[name=type][value=face]');
+    await page.selectOption('#scale', '2');
+    await page.click('#submit');
+    await page.waitForSelector('#result-card:not([hidden])', { timeout: 60_000 });
+    assert.match((await page.textContent('#facts')) ?? '', /Faces1 restored/);
     await page.close();
   });
 

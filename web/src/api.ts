@@ -17,6 +17,8 @@ export interface TaskData {
   input_height?: number;
   credits?: number;
   notes?: string[];
+  /** Extension, type=face only: what face mode did (boxes in output pixels). */
+  faces?: { detected: number; enhanced: number; boxes: Array<{ x: number; y: number; width: number; height: number; score: number }> };
 }
 
 export class ApiError extends Error {

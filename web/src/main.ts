@@ -308,7 +308,11 @@ function showResult(sel: Selection, task: TaskData, image: string, seconds: numb
   fact('Output', `${task.image_width} × ${task.image_height}`);
   fact('Time', `${seconds.toFixed(1)} s`);
   if (task.credits !== undefined) fact('Credits', String(task.credits));
+  if (task.faces) fact('Faces', task.faces.enhanced > 0 ? `${task.faces.enhanced} restored${task.faces.detected > task.faces.enhanced ? ` (of ${task.faces.detected} found)` : ''}` : 'none found: enhanced as clean');
   if (task.notes?.length) fact('Notes', task.notes.join('; '));
+  // Face mode: open the 1:1 view on the largest face.
+  const face = task.faces?.boxes[0];
+  if (face && task.image_width && task.image_height) zoomPoint = { x: (face.x + face.width / 2) / task.image_width, y: (face.y + face.height / 2) / task.image_height };
   els.download.href = image;
   els.download.setAttribute('download', `clearshot-${task.task_id}`);
   showValidity(image.startsWith('data:') ? undefined : expiryOf(image));

@@ -9,9 +9,9 @@ import type { Point } from './face-geometry.js';
  * detector and 68-point landmark net, whose weights ship inside the npm package
  * `@vladmandic/face-api` (MIT), run on TensorFlow.js's WebAssembly backend
  * (`@tensorflow/tfjs-backend-wasm`, its .wasm files ship in the package). Nothing is
- * downloaded. Chosen over BlazeFace by recall on group photos (docs/BENCHMARKS.md,
- * "Face detection"); `@tensorflow/tfjs-node` is not usable here (its install
- * downloads a native library).
+ * downloaded. Chosen over the package's Tiny Face Detector by recall on group photos
+ * (docs/BENCHMARKS.md, "Face detection"); `@tensorflow/tfjs-node` is not usable here
+ * (its install downloads a native library).
  *
  * TensorFlow.js is loaded on first use, inside the engine worker thread that needs
  * it, so services that never see `type=face` never pay for it.

@@ -27,6 +27,14 @@ export const MAX_FACES = 10;
 /** Longest edge the detector sees; larger inputs are shrunk for detection only. */
 const DETECT_MAX_EDGE = 2048;
 
+/**
+ * Longest edge of a face neighbourhood given to the fidelity network, context
+ * included: one tile, so no seams, and at most ~0.1 TMAC (about 1-2 s on 2 cores)
+ * per face. Only large faces at scale 1 or 2 are shrunk to fit, and their output is
+ * smaller than the network's anyway.
+ */
+const FIDELITY_MAX_EDGE = 384;
+
 export interface FaceStageDeps {
   readonly detector: FaceDetector;
   /** The built-in fidelity network (x4), loaded on first use. */
@@ -52,26 +60,65 @@ export interface FaceStageInput {
 
 function to8bit(src: Raster): Raster {
   if (src.depth === 8) return src;
+  // (v + 128) / 257 rounds 16-bit to the nearest 8-bit level.
   const out = new Uint8Array(src.data.length);
   for (let i = 0; i < out.length; i++) out[i] = (src.data[i]! + 128) / 257;
   return { ...src, depth: 8, data: out };
 }
 
-async function detect(detector: FaceDetector, input: Raster): Promise<DetectedFace[]> {
-  let image = to8bit(input);
-  const long = Math.max(image.width, image.height);
-  let k = 1;
-  if (long > DETECT_MAX_EDGE) {
-    k = long / DETECT_MAX_EDGE;
-    image = await resizeRaster(image, Math.round(image.width / k), Math.round(image.height / k), 'cubic');
-  }
-  const faces = await detector.detect(image);
-  if (k === 1) return faces;
-  return faces.map((f) => ({
-    score: f.score,
-    box: { x: f.box.x * k, y: f.box.y * k, width: f.box.width * k, height: f.box.height * k },
-    landmarks: f.landmarks.map((p) => ({ x: p.x * k, y: p.y * k })),
+/** Adds a grey border of `pad` pixels on every side of an 8-bit RGB raster. */
+function padRaster(src: Raster, pad: number): Raster {
+  const width = src.width + 2 * pad;
+  const height = src.height + 2 * pad;
+  const data = new Uint8Array(width * height * 3).fill(128);
+  for (let y = 0; y < src.height; y++) data.set(src.data.subarray(y * src.width * 3, (y + 1) * src.width * 3), ((y + pad) * width + pad) * 3);
+  return { width, height, channels: 3, depth: 8, data };
+}
+
+/** Detections on `image` shrunk to `maxEdge` and padded by `padFactor` x its long edge, in `image`'s pixels / `unit`. */
+async function detectOn(detector: FaceDetector, image: Raster, maxEdge: number, padFactor: number, unit: number): Promise<DetectedFace[]> {
+  let view = to8bit(image);
+  const long = Math.max(view.width, view.height);
+  const k = long > maxEdge ? long / maxEdge : 1;
+  if (k > 1) view = await resizeRaster(view, Math.max(1, Math.round(view.width / k)), Math.max(1, Math.round(view.height / k)), 'cubic');
+  const pad = Math.round(Math.max(view.width, view.height) * padFactor);
+  if (pad > 0) view = padRaster(view, pad);
+  const f = k / unit;
+  return (await detector.detect(view)).map((d) => ({
+    score: d.score,
+    box: { x: (d.box.x - pad) * f, y: (d.box.y - pad) * f, width: d.box.width * f, height: d.box.height * f },
+    landmarks: d.landmarks.map((p) => ({ x: (p.x - pad) * f, y: (p.y - pad) * f })),
   }));
+}
+
+function iou(a: DetectedFace['box'], b: DetectedFace['box']): number {
+  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
+  if (w <= 0 || h <= 0) return 0;
+  const inter = w * h;
+  return inter / (a.width * a.height + b.width * b.height - inter);
+}
+
+/** Keeps the best-scoring of overlapping detections, largest first. */
+function mergeDetections(all: DetectedFace[]): DetectedFace[] {
+  const kept: DetectedFace[] = [];
+  for (const d of [...all].sort((a, b) => b.score - a.score)) if (!kept.some((k) => iou(k.box, d.box) > 0.3)) kept.push(d);
+  return kept.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+}
+
+/**
+ * Faces in input pixels. The SSD detector sees a 512 px square, and misses faces that
+ * fill the frame (tight portraits, avatars) as often as faces too small in it, so it
+ * runs twice: on the image as it is, and shrunk inside a grey border as wide as the
+ * image, for large faces. When neither finds a face, a third try on the clean
+ * network's output (sharper and free of JPEG blocks) catches heavily degraded
+ * portraits. Measured on 23 tight degraded portraits (docs/BENCHMARKS.md, "Face
+ * enhancement"): the plain pass alone found 2 of the x4 ones, all three passes 21.
+ */
+async function detect(detector: FaceDetector, input: Raster, output: Raster, scale: number): Promise<DetectedFace[]> {
+  const found = mergeDetections([...(await detectOn(detector, input, DETECT_MAX_EDGE, 0, 1)), ...(await detectOn(detector, input, 1024, 1, 1))]);
+  if (found.length > 0) return found;
+  return mergeDetections(await detectOn(detector, output, 1024, 1, scale));
 }
 
 function crop(src: Raster, x: number, y: number, width: number, height: number): Raster {
@@ -100,7 +147,13 @@ async function restoreWithFidelity(face: DetectedFace, stage: FaceStageInput, se
   const nx1 = Math.min(netInput.width, Math.ceil((cx + half) * kx) + margin);
   const ny1 = Math.min(netInput.height, Math.ceil((cy + half) * ky) + margin);
   if (nx1 - nx0 < 2 || ny1 - ny0 < 2) return;
-  let fid = await runTiled(session, crop(netInput, nx0, ny0, nx1 - nx0, ny1 - ny0), netScale, { tileSize: 256, overlap: 16, signal: stage.signal });
+  let patch = crop(netInput, nx0, ny0, nx1 - nx0, ny1 - ny0);
+  const long = Math.max(patch.width, patch.height);
+  if (long > FIDELITY_MAX_EDGE) {
+    const k = FIDELITY_MAX_EDGE / long;
+    patch = await resizeRaster(patch, Math.max(2, Math.round(patch.width * k)), Math.max(2, Math.round(patch.height * k)));
+  }
+  let fid = await runTiled(session, patch, netScale, { tileSize: FIDELITY_MAX_EDGE, overlap: 0, signal: stage.signal });
   // Network-output pixels -> output pixels, exactly as the clean path's final resize.
   const rx = output.width / (netInput.width * netScale);
   const ry = output.height / (netInput.height * netScale);
@@ -141,7 +194,7 @@ async function restoreAligned(face: DetectedFace, stage: FaceStageInput, model: 
 }
 
 export async function enhanceFaces(stage: FaceStageInput, deps: FaceStageDeps): Promise<FaceReport> {
-  const found = await detect(deps.detector, stage.input);
+  const found = await detect(deps.detector, stage.input, stage.output, stage.scale);
   throwIfAborted(stage.signal);
   const chosen = found.slice(0, MAX_FACES);
   const session = chosen.length > 0 && !deps.aligned ? await deps.fidelity() : undefined;
@@ -157,12 +210,13 @@ export async function enhanceFaces(stage: FaceStageInput, deps: FaceStageDeps): 
     detected: found.length,
     enhanced: chosen.length,
     restorer: deps.aligned ? 'model' : 'fidelity',
-    boxes: chosen.map((f) => ({
-      x: Math.round(f.box.x * s),
-      y: Math.round(f.box.y * s),
-      width: Math.round(f.box.width * s),
-      height: Math.round(f.box.height * s),
-      score: Math.round(f.score * 1000) / 1000,
-    })),
+    boxes: chosen.map((f) => {
+      // Clamped to the image: a face cut by the border has its box cut too.
+      const x0 = Math.max(0, Math.round(f.box.x * s));
+      const y0 = Math.max(0, Math.round(f.box.y * s));
+      const x1 = Math.min(stage.output.width, Math.round((f.box.x + f.box.width) * s));
+      const y1 = Math.min(stage.output.height, Math.round((f.box.y + f.box.height) * s));
+      return { x: x0, y: y0, width: x1 - x0, height: y1 - y0, score: Math.round(f.score * 1000) / 1000 };
+    }),
   };
 }
