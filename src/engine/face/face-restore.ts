@@ -47,35 +47,19 @@ export async function openAlignedFaceModel(path: string, options: SessionOptions
   };
 }
 
-/** Bilinear sample of channel `c` of an interleaved raster, clamped at the borders. */
-function sample(src: Raster, x: number, y: number, c: number): number {
-  const w = src.width;
-  const h = src.height;
-  const ch = src.channels;
+/**
+ * Bilinear sample at (x, y), clamped at the borders, of one channel of a w x h image
+ * stored with the given pixel and row strides from `base` (interleaved or planar).
+ */
+function bilinear(d: ArrayLike<number>, w: number, h: number, pixel: number, row: number, base: number, x: number, y: number): number {
   const x0 = Math.max(0, Math.min(w - 1, Math.floor(x)));
   const y0 = Math.max(0, Math.min(h - 1, Math.floor(y)));
   const x1 = Math.min(w - 1, x0 + 1);
   const y1 = Math.min(h - 1, y0 + 1);
   const fx = Math.max(0, Math.min(1, x - x0));
   const fy = Math.max(0, Math.min(1, y - y0));
-  const d = src.data;
-  const a = d[(y0 * w + x0) * ch + c]!;
-  const b = d[(y0 * w + x1) * ch + c]!;
-  const e = d[(y1 * w + x0) * ch + c]!;
-  const f = d[(y1 * w + x1) * ch + c]!;
-  return (a * (1 - fx) + b * fx) * (1 - fy) + (e * (1 - fx) + f * fx) * fy;
-}
-
-/** Bilinear sample of a planar 3 x n x n tensor. */
-function samplePlanar(t: Float32Array, n: number, u: number, v: number, c: number): number {
-  const x0 = Math.max(0, Math.min(n - 1, Math.floor(u)));
-  const y0 = Math.max(0, Math.min(n - 1, Math.floor(v)));
-  const x1 = Math.min(n - 1, x0 + 1);
-  const y1 = Math.min(n - 1, y0 + 1);
-  const fx = Math.max(0, Math.min(1, u - x0));
-  const fy = Math.max(0, Math.min(1, v - y0));
-  const o = c * n * n;
-  return (t[o + y0 * n + x0]! * (1 - fx) + t[o + y0 * n + x1]! * fx) * (1 - fy) + (t[o + y1 * n + x0]! * (1 - fx) + t[o + y1 * n + x1]! * fx) * fy;
+  const at = (xx: number, yy: number) => d[base + yy * row + xx * pixel]!;
+  return (at(x0, y0) * (1 - fx) + at(x1, y0) * fx) * (1 - fy) + (at(x0, y1) * (1 - fx) + at(x1, y1) * fx) * fy;
 }
 
 /** Warps an RGB raster into the aligned 512 x 512 crop (`toAligned`: image -> template). */
@@ -87,7 +71,7 @@ export function alignFace(src: Raster, toAligned: Affine): Float32Array {
   for (let v = 0; v < n; v++) {
     for (let u = 0; u < n; u++) {
       const p = applyAffine(back, { x: u, y: v });
-      for (let c = 0; c < 3; c++) out[c * n * n + v * n + u] = (sample(src, p.x, p.y, c) / max) * 2 - 1;
+      for (let c = 0; c < 3; c++) out[c * n * n + v * n + u] = (bilinear(src.data, src.width, src.height, src.channels, src.width * src.channels, c, p.x, p.y) / max) * 2 - 1;
     }
   }
   return out;
@@ -118,7 +102,7 @@ export function pasteAlignedFace(dst: Raster, restored: Float32Array, toAligned:
       if (w <= 0) continue;
       const i = (y * dst.width + x) * 3;
       for (let c = 0; c < 3; c++) {
-        const face = ((samplePlanar(restored, n, p.x, p.y, c) + 1) / 2) * max;
+        const face = ((bilinear(restored, n, n, 1, n, c * n * n, p.x, p.y) + 1) / 2) * max;
         const v = d[i + c]! * (1 - w) + face * w + 0.5;
         d[i + c] = v <= 0 ? 0 : v >= max ? max : v;
       }
