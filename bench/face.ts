@@ -180,7 +180,7 @@ export async function face(): Promise<string> {
     }
   }
   if (crops.length) {
-    await sharp({ create: { width: 6 * 260, height: crops.length * CROP_ROW, channels: 3, background: '#ffffff' } })
+    await sharp({ create: { width: 5 * 260, height: crops.length * CROP_ROW, channels: 3, background: '#ffffff' } })
       .composite(crops.map((c, i) => ({ input: c, left: 0, top: i * CROP_ROW })))
       .png()
       .toFile(join(REPO_ROOT, 'docs', 'images', 'face-side-by-side.png'));
@@ -196,9 +196,9 @@ export async function face(): Promise<string> {
     '',
     table(['degradation', 'method', 'PSNR dB', 'SSIM', 'identity (mean)', 'identity (median)'], rows),
     '',
-    '![Face side by side: input (nearest), Lanczos, clean fast, face, original](images/face-side-by-side.png)',
+    '![Face side by side: input, Lanczos, clean fast, face, original](images/face-side-by-side.png)',
     '',
-    '`docs/images/face-side-by-side.png`, left to right: the x4 input (nearest neighbour), Lanczos, clean fast, face mode, the original.',
+    '`docs/images/face-side-by-side.png`, left to right: the x4 input (enlarged), Lanczos, clean fast, face mode, the original.',
     '',
     cost,
     '',
