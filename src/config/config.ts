@@ -90,7 +90,7 @@ export const VARIABLES = {
   faceStrength: v('CLEARSHOT_FACE_STRENGTH', 0.5, num(0, 1), 'type=face: weight of the restored face inside its feathered mask (0 = same as clean, 1 = restored face only). 0.5 was best on the face benchmark (docs/BENCHMARKS.md).'),
   faceModel: v<string | undefined>('CLEARSHOT_FACE_MODEL', undefined, file, 'type=face: path of your own ONNX face-restoration model with the GFPGAN/CodeFormer signature (1x3x512x512, RGB in [-1,1], FFHQ-aligned); checked at start. Unset: the built-in fidelity network (README, "Face enhancement").'),
   maxNetMegapixels: v('CLEARSHOT_MAX_NET_MEGAPIXELS', 2.5, num(0.1, 1000), 'Compute budget: largest network input in megapixels; larger 1x/2x inputs are shrunk a little more first (docs/BENCHMARKS.md, "Scale strategy").'),
-  taskTimeoutS: v('CLEARSHOT_TASK_TIMEOUT_S', 120, num(1, 86400), 'Processing timeout per task in seconds (state -8). The fast model needs up to ~30 s for a 4096x4096 image on 2 CPU cores; the quality model is ~15x slower.'),
+  taskTimeoutS: v('CLEARSHOT_TASK_TIMEOUT_S', 240, num(1, 86400), 'Processing timeout per task in seconds (state -8). On 2 CPU cores the fast model needs up to ~40 s for a 4096x4096 image at 1x and ~65 s for an explicit 4x of a 2048x2048 one (8192x8192 out); the quality model is ~15x slower.'),
   syncTimeoutS: v('CLEARSHOT_SYNC_TIMEOUT_S', 300, num(1, 3600), 'How long a sync=1 request waits for its task (queue + processing) before answering with the task as it is.'),
   resultTtlS: v('CLEARSHOT_RESULT_TTL_S', 3600, int(1, 30 * 86400), 'How long a result URL works and its file is kept (contract: 1 hour).'),
   retentionS: v('CLEARSHOT_RETENTION_S', 3600, int(1, 365 * 86400), 'How long a finished task can be queried before it is purged (then 404).'),
