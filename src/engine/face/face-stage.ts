@@ -29,11 +29,18 @@ const DETECT_MAX_EDGE = 2048;
 
 /**
  * Longest edge of a face neighbourhood given to the fidelity network, context
- * included: one tile, so no seams, and at most ~0.1 TMAC (about 1-2 s on 2 cores)
- * per face. Only large faces at scale 1 or 2 are shrunk to fit, and their output is
- * smaller than the network's anyway.
+ * included: one tile, so no seams, at most ~50 GMAC (about half a second on 2 cores)
+ * and ~400 MB of activations per face (384 px needed 0.9 GB more). Only large faces at
+ * scale 1 or 2 are shrunk to fit, and their output is smaller than the network's anyway.
  */
-const FIDELITY_MAX_EDGE = 384;
+const FIDELITY_MAX_EDGE = 256;
+
+/**
+ * Long edge of the image in the padded detector passes. The SSD sees a 512 px square
+ * whatever it is given, so a larger copy only costs memory (the 68-point landmarks of a
+ * face large enough for these passes stay well sampled).
+ */
+const PADDED_DETECT_EDGE = 512;
 
 export interface FaceStageDeps {
   readonly detector: FaceDetector;
@@ -116,9 +123,9 @@ function mergeDetections(all: DetectedFace[]): DetectedFace[] {
  * enhancement"): the plain pass alone found 2 of the x4 ones, all three passes 21.
  */
 async function detect(detector: FaceDetector, input: Raster, output: Raster, scale: number): Promise<DetectedFace[]> {
-  const found = mergeDetections([...(await detectOn(detector, input, DETECT_MAX_EDGE, 0, 1)), ...(await detectOn(detector, input, 1024, 1, 1))]);
+  const found = mergeDetections([...(await detectOn(detector, input, DETECT_MAX_EDGE, 0, 1)), ...(await detectOn(detector, input, PADDED_DETECT_EDGE, 1, 1))]);
   if (found.length > 0) return found;
-  return mergeDetections(await detectOn(detector, output, 1024, 1, scale));
+  return mergeDetections(await detectOn(detector, output, PADDED_DETECT_EDGE, 1, scale));
 }
 
 function crop(src: Raster, x: number, y: number, width: number, height: number): Raster {
