@@ -27,6 +27,19 @@ export const taskDataSchema = {
     type: { type: 'string', enum: ['clean', 'face'], description: 'Extension: echo of type.' },
     model: { type: 'string', enum: ['fast', 'quality'], description: 'Extension: model used.' },
     notes: { type: 'array', items: { type: 'string' }, description: 'Extension: what the engine did (first frame only, CMYK converted...).' },
+    faces: {
+      type: 'object',
+      description: 'Extension, type=face: faces found and restored (at most 10, largest first); boxes in result pixels.',
+      properties: {
+        detected: { type: 'integer' },
+        enhanced: { type: 'integer', maximum: 10 },
+        restorer: { type: 'string', enum: ['fidelity', 'model'], description: 'fidelity = built-in network mix; model = CLEARSHOT_FACE_MODEL.' },
+        boxes: {
+          type: 'array',
+          items: { type: 'object', properties: { x: { type: 'integer' }, y: { type: 'integer' }, width: { type: 'integer' }, height: { type: 'integer' }, score: { type: 'number' } } },
+        },
+      },
+    },
   },
 } as const;
 
