@@ -61,6 +61,10 @@ describe('POST parameters', () => {
     const post = (body: FormData | URLSearchParams) => fetch(`${server.url}/api/tasks/visual/scale`, { method: 'POST', headers: { 'X-API-KEY': server.key }, body });
     await expect400(await post(form), /for sync but received/);
     await expect400(await post(new URLSearchParams([['image_url', 'https://example.com/a.jpg'], ['sync', '1'], ['sync', '0']])), /for sync but received/);
+    const two = new FormData();
+    two.append('image_file', new Blob([image]), 'a.png');
+    two.append('image_file', new Blob([image]), 'b.png');
+    await expect400(await post(two), /expected one image_file part but received more than one/);
   });
 
   it('image_url must be http(s), at most 512 characters, without credentials', async () => {

@@ -34,6 +34,7 @@ function frameworkStatus(err: FastifyError): { status: number; message: string }
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, message: 'the upload exceeds the size limit (20 MB)' };
     case 'FST_FILES_LIMIT':
+      return { status: 400, message: 'expected one image_file part but received more than one' };
     case 'FST_FIELDS_LIMIT':
     case 'FST_PARTS_LIMIT':
       return { status: 400, message: `too many parts in the form: ${err.message}` };
