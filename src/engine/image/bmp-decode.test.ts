@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { fixture } from '../../../test/helpers/paths.js';
 import { ClearShotError } from '../../errors/index.js';
 import type { Raster } from '../types.js';
+import { fuzzDecoder } from '../../../test/helpers/decoder-fuzz.js';
 import { decodeBmp, readBmpHeader } from './bmp-decode.js';
 
 const MAX_PIXELS = 4096 * 4096;
@@ -358,60 +359,23 @@ describe('BMP decoder: malformed files', () => {
   });
 });
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('BMP decoder: fuzz', () => {
   it('returns a consistent raster or a ClearShotError, quickly, for 2,000 damaged files', () => {
     const names = ['pal1.bmp', 'pal4.bmp', 'pal8.bmp', 'rle8.bmp', 'bitfields565.bmp', 'rgb24.bmp', 'rgb24-topdown.bmp', 'rgba32-v5.bmp', 'core8.bmp', 'core24.bmp'];
     const seeds = names.map(load);
     const pal4 = load('pal4.bmp');
     seeds.push(makeBmp({ width: 45, height: 37, bpp: 4, compression: 2, palette: decodeBmpPalette(pal4, 16), pixels: encodeRle4(pal4Indices(pal4, 45, 37)) }));
-    const rand = prng(0x5eed);
-    const pick = (n: number): number => Math.floor(rand() * n);
-    const special = [0, 1, 0x7f, 0x80, 0xff];
-    let slowest = 0;
-    let decoded = 0;
-    for (let iter = 0; iter < 2000; iter++) {
-      let bytes = Uint8Array.from(seeds[pick(seeds.length)]!);
-      const mode = pick(3);
-      if (mode !== 1) {
-        // Mutate bytes, mostly in the headers (first 70 bytes), sometimes anywhere.
-        const count = 1 + pick(6);
-        for (let k = 0; k < count; k++) {
-          const at = rand() < 0.7 ? pick(Math.min(70, bytes.length)) : pick(bytes.length);
-          bytes[at] = rand() < 0.5 ? special[pick(special.length)]! : pick(256);
-        }
-      }
-      if (mode !== 0) bytes = bytes.subarray(0, pick(bytes.length + 1));
-      const started = performance.now();
-      try {
-        const r = decodeBmp(bytes, MAX_PIXELS);
-        assert.equal(r.data.length, r.width * r.height * r.channels);
-        assert.ok(r.channels === 3 || r.channels === 4);
-        decoded++;
-      } catch (err) {
-        assert.ok(err instanceof ClearShotError, `iteration ${iter}: ${String(err)}`);
-        assert.ok(err.code === 'INVALID_IMAGE' || err.code === 'IMAGE_TOO_LARGE', `iteration ${iter}: ${err.code}`);
-      }
-      try {
-        readBmpHeader(bytes);
-      } catch (err) {
-        assert.ok(err instanceof ClearShotError && err.code === 'INVALID_IMAGE', `iteration ${iter}: ${String(err)}`);
-      }
-      slowest = Math.max(slowest, performance.now() - started);
-    }
-    // A hang guard, not a speed check: typical calls take well under 20 ms.
-    assert.ok(slowest < 5000, `slowest call took ${slowest.toFixed(1)} ms`);
-    assert.ok(decoded > 100, `only ${decoded} damaged files decoded: the fuzz is not reaching the pixel code`);
+    fuzzDecoder({
+      seeds,
+      seed: 0x5eed,
+      iterations: 2000,
+      maxMutations: 6,
+      special: [0, 1, 0x7f, 0x80, 0xff],
+      // Mostly in the headers (first 70 bytes), sometimes anywhere.
+      at: (bytes, rand, pick) => (rand() < 0.7 ? pick(Math.min(70, bytes.length)) : pick(bytes.length)),
+      decode: (bytes) => decodeBmp(bytes, MAX_PIXELS),
+      header: readBmpHeader,
+      check: (r) => assert.ok(r.channels === 3 || r.channels === 4),
+    });
   });
 });
