@@ -147,7 +147,7 @@ export class TaskProcessor {
       { blob, contentType: CONTENT_TYPES[result.format], width: result.width, height: result.height, bytes: result.data.length, expiresAt: now + config.resultTtlMs },
       {
         completedAt: now,
-        notes: [...result.notes],
+        notes: result.notes,
         ...(result.faces ? { extra: { faces: result.faces }, stateDetail: result.faces.detected === 0 ? 'Complete: no face found, enhanced as clean' : 'Complete' } : {}),
       },
     );

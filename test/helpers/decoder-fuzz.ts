@@ -14,6 +14,16 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** Asserts that a decoder call throws the ClearShotError `code` with a message matching `message`. */
+export function assertRejects(fn: () => unknown, code: 'INVALID_IMAGE' | 'IMAGE_TOO_LARGE', message: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof ClearShotError, `expected a ClearShotError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
 export interface DecoderFuzz {
   readonly seeds: readonly Uint8Array[];
   readonly seed: number;

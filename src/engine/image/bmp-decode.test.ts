@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { fixture } from '../../../test/helpers/paths.js';
 import { ClearShotError } from '../../errors/index.js';
 import type { Raster } from '../types.js';
-import { fuzzDecoder } from '../../../test/helpers/decoder-fuzz.js';
+import { assertRejects, fuzzDecoder } from '../../../test/helpers/decoder-fuzz.js';
 import { decodeBmp, readBmpHeader } from './bmp-decode.js';
 
 const MAX_PIXELS = 4096 * 4096;
@@ -30,15 +30,6 @@ function maxDiff(r: Raster, rgba: Uint8Array): number {
     }
   }
   return max;
-}
-
-function assertRejects(fn: () => unknown, code: 'INVALID_IMAGE' | 'IMAGE_TOO_LARGE', message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof ClearShotError, `expected a ClearShotError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, message);
-    return true;
-  });
 }
 
 const invalid = (bytes: Uint8Array, message: RegExp, maxPixels = MAX_PIXELS): void => {
