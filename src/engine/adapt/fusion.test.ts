@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Raster } from '../types.js';
+import { boxBlur, DEFAULT_FUSION, fuse, fusionWeights } from './fusion.js';
+import { autoStrength, chooseRestoration, degradation } from './policy.js';
+
+function raster(width: number, height: number, f: (x: number, y: number) => number): Raster {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.fill(f(x, y), (y * width + x) * 3, (y * width + x) * 3 + 3);
+  return { width, height, channels: 3, depth: 8, data };
+}
+
+describe('fidelity fusion', () => {
+  const base = raster(64, 64, (x, y) => 100 + ((x * 7 + y * 13) % 40)); // "texture"
+  const net = raster(64, 64, () => 120); // the network flattened it
+
+  it('strength 0 is the classical image and strength 1 the network, to the bit', () => {
+    assert.equal(fuse(base, net, { ...DEFAULT_FUSION, strength: 0 }), base);
+    assert.equal(fuse(base, net, { ...DEFAULT_FUSION, strength: 1 }), net);
+  });
+
+  it('keeps texture the network erased: a mid strength stays near the input there', () => {
+    const out = fuse(base, net, { ...DEFAULT_FUSION, strength: 0.5, defect: 1 });
+    let dBase = 0;
+    let dNet = 0;
+    for (let i = 0; i < out.data.length; i++) {
+      dBase += Math.abs(out.data[i]! - base.data[i]!);
+      dNet += Math.abs(out.data[i]! - net.data[i]!);
+    }
+    assert.ok(dBase < 0.25 * dNet, `distance to input ${dBase}, to network ${dNet}`);
+  });
+
+  it('uses the network where its change is within the input\'s defects (a repair)', () => {
+    const noisy = raster(64, 64, (x, y) => 120 + (((x * 31 + y * 17) % 5) - 2)); // +-2 levels of noise
+    const w = fusionWeights(noisy, net, { ...DEFAULT_FUSION, strength: 0.5, defect: 2 });
+    for (const v of w) assert.ok(Math.abs(v - 0.5) < 1e-6, `weight ${v}`);
+    const textured = fusionWeights(base, net, { ...DEFAULT_FUSION, strength: 0.5, defect: 2 });
+    assert.ok(textured.every((v) => v < 0.2), 'texture keeps the input');
+  });
+
+  it('tone anchoring removes a uniform shift the network adds', () => {
+    const flat = raster(64, 64, () => 40);
+    const darker = raster(64, 64, () => 34);
+    const out = fuse(flat, darker, { ...DEFAULT_FUSION, strength: 0.75, defect: 10 });
+    for (const v of out.data) assert.equal(v, 40);
+    const kept = fuse(flat, darker, { ...DEFAULT_FUSION, strength: 0.75, defect: 10, toneRadius: 0 });
+    for (const v of kept.data) assert.equal(v, Math.round(40 - 0.75 * 6));
+  });
+
+  it('box blur preserves the mean and flattens a step', () => {
+    const p = new Float32Array(100).map((_, i) => (i % 10 < 5 ? 0 : 10));
+    boxBlur(p, 10, 10, 2, 3);
+    const mean = p.reduce((a, b) => a + b, 0) / p.length;
+    assert.ok(Math.abs(mean - 5) < 0.6, String(mean));
+    assert.ok(p[4]! > 0 && p[5]! < 10);
+  });
+
+  it('16-bit rasters fuse in their own range', () => {
+    const b16: Raster = { width: 8, height: 8, channels: 3, depth: 16, data: new Uint16Array(192).fill(40000) };
+    const n16: Raster = { width: 8, height: 8, channels: 3, depth: 16, data: new Uint16Array(192).fill(50000) };
+    const out = fuse(b16, n16, { ...DEFAULT_FUSION, strength: 0.5, toneRadius: 0, defect: 100 });
+    assert.equal(out.depth, 16);
+    for (const v of out.data) assert.equal(v, 45000);
+  });
+});
+
+describe('restoration policy', () => {
+  const clean = { jpegQuality: 95, jpegQualitySource: 'tables' as const, noise: 0.2, sharpness: 0.6, blocking: 1.05 };
+  it('grows the strength with the damage, and more at 2x than at 4x than at 1x for the same input', () => {
+    assert.equal(degradation(clean), 0);
+    assert.equal(autoStrength(clean, 1), 0.15);
+    const q40 = { ...clean, jpegQuality: 40 };
+    assert.equal(degradation(q40), 1);
+    assert.equal(autoStrength(q40, 1), 0.75);
+    assert.ok(autoStrength(clean, 2) > autoStrength(clean, 4) && autoStrength(clean, 4) > autoStrength(clean, 1));
+    assert.ok(degradation({ ...clean, noise: 8 }) > 0.99 && degradation({ ...clean, sharpness: 0.1 }) > 0.99);
+  });
+  it('a requested strength wins and is reported as not auto', () => {
+    assert.deepEqual(chooseRestoration(clean, 1, 0.9), { strength: 0.9, auto: false, degradation: 0 });
+    assert.equal(chooseRestoration(clean, 1, undefined).auto, true);
+  });
+});
