@@ -170,8 +170,8 @@ export class EnginePool implements Engine {
       if (!job) return;
       slot.job = job;
       job.slot = slot;
-      const { kind, scale, model, format, keepGps } = job.options;
-      const msg: ToWorker = { type: 'job', id: job.id, bytes: job.bytes, options: { kind, scale, model, format, keepGps } };
+      const { signal: _signal, onProgress: _onProgress, ...options } = job.options;
+      const msg: ToWorker = { type: 'job', id: job.id, bytes: job.bytes, options };
       slot.worker.postMessage(msg);
     }
   }

@@ -5,11 +5,14 @@ import { defaultFormat, encodeImage } from './image/encode.js';
 import { grayToRgb, resizeRaster, rgbToGray } from './image/raster.js';
 import { MODELS, type ModelSpec } from './models/model-registry.js';
 import type { ModelSession } from './models/onnx-session.js';
-import { planScale, type PreDownscaleTable } from './scale-plan.js';
+import { DEFAULT_PRE_DOWNSCALE, planScale, type PreDownscaleTable } from './scale-plan.js';
+import { analyzeImage } from './adapt/analysis.js';
+import { fuse, fusionFor } from './adapt/fusion.js';
+import { chooseRestoration, preDownscale1x } from './adapt/policy.js';
 import { checkOutput, resolveScale } from './scale-rules.js';
 import { runTiled, throwIfAborted } from './tile-runner.js';
-import { enhanceFaces, MAX_FACES, type FaceStageDeps } from './face/face-stage.js';
-import type { EnhanceOptions, EnhanceResult, FaceReport, ModelName } from './types.js';
+import { enhanceFaces, faceMask, MAX_FACES, type FaceStageDeps } from './face/face-stage.js';
+import type { EnhanceOptions, EnhanceResult, FaceReport, ModelName, Raster } from './types.js';
 
 /**
  * The enhancement pipeline: decode -> (pre-resize) -> tiled network -> (post-resize)
@@ -61,40 +64,55 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
   const decoded = await decodeImage(bytes, { keepGps: options.keepGps });
   const scale = resolveScale(options.scale, decoded.width, decoded.height);
   checkOutput(decoded.width, decoded.height, scale);
-  const plan = planScale(decoded.width, decoded.height, scale, spec.netScale, {
-    preDownscale: ctx.tuning?.preDownscale,
-    maxNetPixels: ctx.tuning?.maxNetPixels,
-  });
   lap('decode');
+
+  // Measure the input, then decide how much of the network's output to use.
+  const analysis = analyzeImage(decoded.color, bytes, decoded.format);
+  const faceMode = options.kind === 'face';
+  const fixFaceOnly = faceMode && options.fixFaceOnly === true;
+  const restoration = chooseRestoration(analysis, scale, fixFaceOnly ? 0 : options.strength);
+  const preTable = ctx.tuning?.preDownscale ?? { ...DEFAULT_PRE_DOWNSCALE, 1: preDownscale1x(analysis) };
+  const plan = planScale(decoded.width, decoded.height, scale, spec.netScale, { preDownscale: preTable, maxNetPixels: ctx.tuning?.maxNetPixels });
+  lap('analysis');
   report(DECODE_END);
   throwIfAborted(options.signal);
 
-  const session = await ctx.session(model);
-  lap('load');
-  const faceMode = options.kind === 'face';
-  const faceDeps = faceMode ? await faceStageDeps(ctx) : undefined;
   const gray = decoded.color.channels === 1;
-  let color = await resizeRaster(decoded.color, plan.netInput.width, plan.netInput.height);
-  if (gray) color = grayToRgb(color);
-  lap('prepare');
-
-  const networkEnd = faceMode ? FACE_NETWORK_END : NETWORK_END;
-  let up = await runTiled(session, color, spec.netScale, {
-    tileSize: ctx.tuning?.tileSize ?? spec.tileSize,
-    overlap: ctx.tuning?.overlap ?? spec.overlap,
-    signal: options.signal,
-    onTile: (f) => report(DECODE_END + f * (networkEnd - DECODE_END)),
-  });
-  lap('inference');
-
-  up = await resizeRaster(up, plan.output.width, plan.output.height);
+  const rgbInput = gray ? grayToRgb(decoded.color) : decoded.color;
+  // The classical image: the input itself at 1x, Lanczos at 2x and 4x.
+  const classical = await resizeRaster(rgbInput, plan.output.width, plan.output.height);
+  const useNetwork = restoration.strength > 0 || faceMode;
+  let up = classical;
   let faces: FaceReport | undefined;
-  if (faceDeps) {
-    faces = await enhanceFaces(
-      { input: gray ? grayToRgb(decoded.color) : decoded.color, netInput: color, netScale: spec.netScale, output: up, scale, signal: options.signal, onProgress: (f) => report(networkEnd + f * (NETWORK_END - networkEnd)) },
-      faceDeps,
-    );
-    lap('faces');
+  if (useNetwork) {
+    const session = await ctx.session(model);
+    lap('load');
+    const faceDeps = faceMode ? await faceStageDeps(ctx) : undefined;
+    const color = await resizeRaster(rgbInput, plan.netInput.width, plan.netInput.height);
+    lap('prepare');
+
+    const networkEnd = faceMode ? FACE_NETWORK_END : NETWORK_END;
+    const net = await runTiled(session, color, spec.netScale, {
+      tileSize: ctx.tuning?.tileSize ?? spec.tileSize,
+      overlap: ctx.tuning?.overlap ?? spec.overlap,
+      signal: options.signal,
+      onTile: (f) => report(DECODE_END + f * (networkEnd - DECODE_END)),
+    });
+    lap('inference');
+    const netOut = await resizeRaster(net, plan.output.width, plan.output.height);
+    // fix_face_only keeps the network's output for the faces' surroundings inside the masks.
+    up = fixFaceOnly ? netOut : fuse(classical, netOut, fusionFor(scale, restoration.strength));
+    lap('fusion');
+    if (faceDeps) {
+      const faceStrength = options.faceStrength ?? faceDeps.strength;
+      faces = await enhanceFaces(
+        { input: rgbInput, netInput: color, netScale: spec.netScale, output: up, scale, signal: options.signal, onProgress: (f) => report(networkEnd + f * (NETWORK_END - networkEnd)) },
+        { ...faceDeps, strength: faceStrength },
+      );
+      // Outside every face mask: the classical image (fix_face_only) or the fused one.
+      if (fixFaceOnly) up = blendMasked(classical, up, faceMask(faces, up.width, up.height));
+      lap('faces');
+    }
   }
   if (gray) up = rgbToGray(up);
   // Alpha is never fed to the network as colour: a smooth classical filter keeps
@@ -119,8 +137,16 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
     inputFormat: decoded.format,
     scale,
     model,
-    notes: [...decoded.notes, ...encoded.notes, ...faceNotes(faces)],
+    notes: [...decoded.notes, ...encoded.notes, ...restorationNotes(restoration.strength, useNetwork), ...faceNotes(faces, fixFaceOnly)],
     ...(faces ? { faces } : {}),
+    analysis: {
+      jpegQuality: analysis.jpegQuality,
+      jpegQualitySource: analysis.jpegQualitySource,
+      noise: round(analysis.noise, 2),
+      sharpness: round(analysis.sharpness, 3),
+      blocking: round(analysis.blocking, 3),
+    },
+    restoration: { ...restoration, preDownscale: useNetwork ? round(plan.preDownscale, 3) : 1 },
     timings,
   };
 }
@@ -130,9 +156,29 @@ async function faceStageDeps(ctx: PipelineContext): Promise<FaceStageDeps> {
   return ctx.faces();
 }
 
-function faceNotes(faces: FaceReport | undefined): string[] {
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+function restorationNotes(strength: number, useNetwork: boolean): string[] {
+  if (!useNetwork) return ['strength 0: the input resized with a classical filter (Lanczos), no network'];
+  return [];
+}
+
+/** out = a (1 - m) + b m, per pixel, for two RGB rasters of one shape. */
+function blendMasked(a: Raster, b: Raster, mask: Float32Array): Raster {
+  const out = { ...a, data: a.data.slice() } as Raster;
+  const o = out.data;
+  const bd = b.data;
+  for (let i = 0, j = 0; i < mask.length; i++, j += 3) {
+    const m = mask[i]!;
+    if (m <= 0) continue;
+    for (let c = 0; c < 3; c++) o[j + c] = Math.round(o[j + c]! * (1 - m) + bd[j + c]! * m);
+  }
+  return out;
+}
+
+function faceNotes(faces: FaceReport | undefined, fixFaceOnly: boolean): string[] {
   if (!faces) return [];
-  if (faces.detected === 0) return ['no face found: enhanced as clean'];
+  if (faces.detected === 0) return [fixFaceOnly ? 'no face found: fix_face_only returned the input resized with a classical filter' : 'no face found: enhanced as clean'];
   const notes = [`face enhancement: ${faces.enhanced} face${faces.enhanced === 1 ? '' : 's'} restored`];
   if (faces.detected > faces.enhanced) notes.push(`${faces.detected} faces found, the ${faces.enhanced} largest restored (limit ${MAX_FACES}); the rest enhanced as clean`);
   return notes;

@@ -55,6 +55,15 @@ export interface EnhanceOptions {
   readonly format?: OutputFormat | undefined;
   /** Keep GPS position tags in the output's EXIF (default false). */
   readonly keepGps?: boolean | undefined;
+  /**
+   * Weight of the network's output, 0 (the classically resized input) to 1 (the
+   * network's output as is); undefined = chosen from the input's analysis (adapt/policy.ts).
+   */
+  readonly strength?: number | undefined;
+  /** `kind: 'face'`: weight of the restored face inside its mask (default: the engine's setting). */
+  readonly faceStrength?: number | undefined;
+  /** `kind: 'face'`: restore the faces only; outside their masks the output is the classically resized input. */
+  readonly fixFaceOnly?: boolean | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ProgressCallback | undefined;
 }
@@ -75,6 +84,19 @@ export interface EnhanceResult {
   readonly notes: readonly string[];
   /** Present when `kind` was `face`. */
   readonly faces?: FaceReport | undefined;
+  /** What the engine measured on the input (adapt/analysis.ts), rounded for reports. */
+  readonly analysis: InputAnalysis;
+  /** How the network's output was used. */
+  readonly restoration: { readonly strength: number; readonly auto: boolean; readonly degradation: number; readonly preDownscale: number };
   /** Milliseconds spent per step. */
   readonly timings: Readonly<Record<string, number>>;
+}
+
+/** The input's measurements as reported in task data (`analysis`) and by the CLI. */
+export interface InputAnalysis {
+  readonly jpegQuality: number | undefined;
+  readonly jpegQualitySource: 'tables' | 'blocking' | undefined;
+  readonly noise: number;
+  readonly sharpness: number;
+  readonly blocking: number;
 }

@@ -1,7 +1,7 @@
 import type { SerializedError } from '../errors/index.js';
 import type { PipelineContext } from './pipeline.js';
 import type { FaceConfig } from './local-engine.js';
-import type { EnhanceKind, EnhanceResult, ModelName, OutputFormat, ScaleFactor } from './types.js';
+import type { EnhanceOptions, EnhanceResult, ModelName } from './types.js';
 
 /** Messages between the engine pool (main thread) and its worker threads. */
 
@@ -15,13 +15,8 @@ export interface WorkerInit {
   readonly face?: FaceConfig | undefined;
 }
 
-export interface JobOptions {
-  readonly kind?: EnhanceKind | undefined;
-  readonly scale?: ScaleFactor | undefined;
-  readonly model?: ModelName | undefined;
-  readonly format?: OutputFormat | undefined;
-  readonly keepGps?: boolean | undefined;
-}
+/** The engine's options less what cannot cross a thread (the signal and the callback). */
+export type JobOptions = Omit<EnhanceOptions, 'signal' | 'onProgress'>;
 
 export type ToWorker =
   | { readonly type: 'job'; readonly id: number; readonly bytes: Uint8Array; readonly options: JobOptions }

@@ -132,3 +132,65 @@ export function ssim(a: Raster, b: Raster): number {
   }
   return total / n;
 }
+
+/** Prewitt gradient magnitude of a plane (borders clamped). */
+function prewitt(p: Float32Array, width: number, height: number): Float32Array {
+  const out = new Float32Array(width * height);
+  const at = (x: number, y: number) => p[Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))]!;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const gx = (at(x + 1, y - 1) + at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) - at(x - 1, y) - at(x - 1, y + 1)) / 3;
+      const gy = (at(x - 1, y + 1) + at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) - at(x, y - 1) - at(x + 1, y - 1)) / 3;
+      out[y * width + x] = Math.sqrt(gx * gx + gy * gy);
+    }
+  }
+  return out;
+}
+
+/** 2x2 average pooling (odd last row/column dropped). */
+function pool2(p: Float32Array, width: number, height: number): { plane: Float32Array; width: number; height: number } {
+  const w = Math.floor(width / 2);
+  const h = Math.floor(height / 2);
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = 2 * y * width + 2 * x;
+      out[y * w + x] = (p[i]! + p[i + 1]! + p[i + width]! + p[i + width + 1]!) / 4;
+    }
+  }
+  return { plane: out, width: w, height: h };
+}
+
+/**
+ * Gradient Magnitude Similarity Deviation (Xue, Zhang, Mou and Bovik 2014): the
+ * standard deviation over the image of the gradient-magnitude similarity between a
+ * distorted image and its reference, on luma pooled 2x2, Prewitt gradients, c = 170
+ * (for 8-bit levels). 0 = identical; it grows with blur as with artefacts, so a
+ * smoothed image does not score well (unlike PSNR, which rewards it).
+ */
+export function gmsd(distorted: Raster, reference: Raster): number {
+  if (distorted.width !== reference.width || distorted.height !== reference.height) throw new Error('size mismatch');
+  const a = pool2(luma(distorted), distorted.width, distorted.height);
+  const b = pool2(luma(reference), reference.width, reference.height);
+  const ga = prewitt(a.plane, a.width, a.height);
+  const gb = prewitt(b.plane, b.width, b.height);
+  const c = 170;
+  const n = ga.length;
+  let sum = 0;
+  let sum2 = 0;
+  for (let i = 0; i < n; i++) {
+    const s = (2 * ga[i]! * gb[i]! + c) / (ga[i]! * ga[i]! + gb[i]! * gb[i]! + c);
+    sum += s;
+    sum2 += s * s;
+  }
+  const mean = sum / n;
+  return Math.sqrt(Math.max(0, sum2 / n - mean * mean));
+}
+
+/** Mean squared Prewitt gradient of luma: detail energy, to compare an output's sharpness with the original's. */
+export function gradientEnergy(r: Raster): number {
+  const g = prewitt(luma(r), r.width, r.height);
+  let s = 0;
+  for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
+  return s / g.length;
+}
