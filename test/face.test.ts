@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { loadConfig } from '../src/config/config.js';
-import { openFaceDetector } from '../src/engine/face/face-detector.js';
+import { humanProportions, openFaceDetector } from '../src/engine/face/face-detector.js';
 import { LocalEngine } from '../src/engine/local-engine.js';
 import type { EnhanceResult, Raster } from '../src/engine/types.js';
 import { ClearShotError } from '../src/errors/index.js';
@@ -99,6 +99,80 @@ describe('face detection', () => {
       }
     });
   }
+});
+
+describe('face detection rejects animals (issue 12)', () => {
+  it('the cat stays a cat: no face found on chelsea.jpg, and the output is the clean one', async () => {
+    const input = await sharp(fixture('photos', 'chelsea.jpg')).jpeg({ quality: 85 }).toBuffer();
+    const face = await engine.enhance(input, { kind: 'face', scale: 2, format: 'png' });
+    assert.equal(face.faces?.detected, 0, JSON.stringify(face.faces));
+    const clean = await engine.enhance(input, { scale: 2, format: 'png' });
+    assert.equal(changed(await pixels(clean), await pixels(face), 0, 0, face.width, face.height), 0);
+  });
+
+  it('the landmark check keeps human proportions and refuses a muzzle', () => {
+    // Eyes 40 px apart; a human mouth 36 px wide, 44 px below them; a cat's 13 px wide, 27 px below.
+    const shape = (mouthWidth: number, mouthDrop: number) => {
+      const p = Array.from({ length: 68 }, () => ({ x: 50, y: 50 }));
+      for (let i = 36; i < 42; i++) p[i] = { x: 30, y: 40 };
+      for (let i = 42; i < 48; i++) p[i] = { x: 70, y: 40 };
+      for (let i = 48; i < 68; i++) p[i] = { x: 50, y: 40 + mouthDrop };
+      p[48] = { x: 50 - mouthWidth / 2, y: 40 + mouthDrop };
+      p[54] = { x: 50 + mouthWidth / 2, y: 40 + mouthDrop };
+      return p;
+    };
+    assert.equal(humanProportions(shape(36, 44)), true);
+    assert.equal(humanProportions(shape(13, 27)), false);
+    assert.equal(humanProportions(shape(36, 20)), false);
+    assert.equal(humanProportions(shape(10, 44)), false);
+    assert.equal(humanProportions([]), false);
+  });
+});
+
+describe('per-request face controls (issue 12, issue 14)', () => {
+  it('face_strength 0 gives the clean result; 1 changes the face more than the default', async () => {
+    const input = await portrait(128);
+    const clean = await pixels(await engine.enhance(input, { scale: 2, format: 'png' }));
+    const zero = await engine.enhance(input, { kind: 'face', scale: 2, format: 'png', faceStrength: 0 });
+    assert.equal(zero.faces?.enhanced, 1);
+    assert.equal(changed(clean, await pixels(zero), 0, 0, 256, 256), 0);
+    const half = await pixels(await engine.enhance(input, { kind: 'face', scale: 2, format: 'png', faceStrength: 0.5 }));
+    const full = await pixels(await engine.enhance(input, { kind: 'face', scale: 2, format: 'png', faceStrength: 1 }));
+    const distance = (a: Raster, b: Raster) => {
+      let d = 0;
+      for (let i = 0; i < a.data.length; i++) d += Math.abs(a.data[i]! - b.data[i]!);
+      return d;
+    };
+    assert.ok(distance(full, clean) > 1.5 * distance(half, clean), `${distance(full, clean)} vs ${distance(half, clean)}`);
+  });
+
+  it('fix_face_only: outside the face the output is the classically resized input', async () => {
+    const input = await portrait(128);
+    const result = await engine.enhance(input, { kind: 'face', fixFaceOnly: true, scale: 2, format: 'png' });
+    assert.equal(result.faces?.enhanced, 1);
+    const lanczos = await rgb(await sharp(input).resize(256, 256, { kernel: 'lanczos3', fit: 'fill' }).png().toBuffer());
+    const out = await pixels(result);
+    const box = result.faces!.boxes[0]!;
+    const r = Math.max(box.width, box.height);
+    const cx = box.x + box.width / 2;
+    const cy = box.y + box.height / 2;
+    // Far from the face: Lanczos (within rounding); on the face: restored.
+    let far = 0;
+    let farDiff = 0;
+    for (let y = 0; y < 256; y++) {
+      for (let x = 0; x < 256; x++) {
+        if (Math.abs(x - cx) < r && Math.abs(y - cy) < r) continue;
+        for (let c = 0; c < 3; c++) {
+          far++;
+          farDiff = Math.max(farDiff, Math.abs(out.data[(y * 256 + x) * 3 + c]! - lanczos.data[(y * 256 + x) * 3 + c]!));
+        }
+      }
+    }
+    assert.ok(far > 10000 && farDiff <= 1, `max difference from Lanczos far from the face: ${farDiff}`);
+    const inner = changed(lanczos, out, box.x + box.width / 4, box.y + box.height / 4, box.x + (3 * box.width) / 4, box.y + (3 * box.height) / 4);
+    assert.ok(inner > 0.5 * (box.width / 2) * (box.height / 2), `only ${inner} face pixels differ from Lanczos`);
+    assert.equal(result.restoration.strength, 0);
+  });
 });
 
 describe('type=face through the engine', () => {

@@ -122,7 +122,7 @@ function mergeDetections(all: DetectedFace[]): DetectedFace[] {
  * portraits. Measured on 23 tight degraded portraits (docs/BENCHMARKS.md, "Face
  * enhancement"): the plain pass alone found 2 of the x4 ones, all three passes 21.
  */
-async function detect(detector: FaceDetector, input: Raster, output: Raster, scale: number): Promise<DetectedFace[]> {
+export async function detect(detector: FaceDetector, input: Raster, output: Raster, scale: number): Promise<DetectedFace[]> {
   const found = mergeDetections([...(await detectOn(detector, input, DETECT_MAX_EDGE, 0, 1)), ...(await detectOn(detector, input, PADDED_DETECT_EDGE, 1, 1))]);
   if (found.length > 0) return found;
   return mergeDetections(await detectOn(detector, output, PADDED_DETECT_EDGE, 1, scale));
@@ -226,4 +226,31 @@ export async function enhanceFaces(stage: FaceStageInput, deps: FaceStageDeps): 
       return { x: x0, y: y0, width: x1 - x0, height: y1 - y0, score: Math.round(f.score * 1000) / 1000 };
     }),
   };
+}
+
+/**
+ * Union of the faces' feathered ellipse masks (the same ellipses the fidelity blend
+ * uses), per output pixel in [0, 1]; boxes as in the report (output pixels).
+ */
+export function faceMask(report: FaceReport, width: number, height: number): Float32Array {
+  const mask = new Float32Array(width * height);
+  for (const b of report.boxes) {
+    const cx = b.x + b.width / 2;
+    const cy = b.y + b.height / 2;
+    const rx = 0.55 * b.width;
+    const ry = 0.6 * b.height;
+    // The feathered fall-off reaches past the ellipse: cover 2x its radii.
+    const x0 = Math.max(0, Math.floor(cx - 2 * rx));
+    const x1 = Math.min(width, Math.ceil(cx + 2 * rx));
+    const y0 = Math.max(0, Math.floor(cy - 2 * ry));
+    const y1 = Math.min(height, Math.ceil(cy + 2 * ry));
+    for (let y = y0; y < y1; y++) {
+      for (let x = x0; x < x1; x++) {
+        const m = ellipseMask(x + 0.5, y + 0.5, cx, cy, rx, ry, 0.45);
+        const i = y * width + x;
+        if (m > mask[i]!) mask[i] = m;
+      }
+    }
+  }
+  return mask;
 }
