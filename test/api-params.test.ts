@@ -49,8 +49,33 @@ describe('POST parameters', () => {
       [{ model: 'huge' }, /expected fast or quality for model/],
       [{ format: 'gif' }, /expected jpg, png, webp or tiff for format/],
       [{ keep_gps: '2' }, /for keep_gps/],
+      [{ strength: '1.5' }, /expected a number from 0 to 1 or auto for strength but received "1.5"/],
+      [{ strength: '-0.1' }, /for strength/],
+      [{ strength: 'strong' }, /for strength/],
+      [{ strength: '0x1' }, /for strength/],
+      [{ face_strength: '2' }, /expected a number from 0 to 1 for face_strength but received "2"/],
+      [{ face_strength: 'auto' }, /for face_strength/],
+      [{ fix_face_only: 'yes' }, /expected 0 or 1 for fix_face_only/],
     ];
     for (const [fields, message] of cases) await expect400(await createMultipart(server, fields, image), message);
+  });
+
+  it('strength and the input analysis travel to task data (extension)', async () => {
+    for (const [fields, expected] of [
+      [{ strength: '0.3' }, { strength: 0.3, strength_auto: false }],
+      [{ strength: 'auto' }, { strength_auto: true }],
+      [{}, { strength_auto: true }],
+    ] as const) {
+      const r = await json(await createMultipart(server, { sync: '1', ...fields }, image));
+      assert.equal(r.http, 200, JSON.stringify(r.body));
+      assert.equal(r.body.data.state, 1);
+      for (const [k, v] of Object.entries(expected)) assert.equal(r.body.data[k], v, k);
+      assert.equal(typeof r.body.data.strength, 'number');
+      const analysis = r.body.data.analysis as Record<string, unknown>;
+      assert.equal(typeof analysis.noise, 'number');
+      assert.equal(typeof analysis.sharpness, 'number');
+      assert.ok("jpeg_quality" in analysis);
+    }
   });
 
   it('a repeated field is refused by name, in multipart as in urlencoded bodies', async () => {

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { EnginePool } from '../engine/engine-pool.js';
-import { MODEL_NAMES, type EnhanceKind, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
+import { MODEL_NAMES, type EnhanceKind, type EnhanceResult, type InputAnalysis, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
 import { ClearShotError, ERROR_CODES, badArgument, toClearShotError } from '../errors/index.js';
 import { parseOptions } from './args.js';
 import { createProgressView } from './progress.js';
@@ -20,6 +20,15 @@ Options:
                         <=512 px -> 4x, <=1024 px -> 2x, larger -> 1x.
   -m, --model NAME      fast (default) or quality (about 15x slower).
   -t, --type TYPE       clean (default) or face: also restore up to 10 faces.
+  --strength S          Weight of the network's output: 0 (the input, classically
+                        resized) to 1 (the network's output as is); "auto"
+                        (default) chooses it from the input's measured JPEG
+                        quality, noise and sharpness.
+  --face-strength S     type face: weight of the restored faces, 0-1 (default:
+                        CLEARSHOT_FACE_STRENGTH).
+  --fix-face-only       Restore the faces only (implies --type face): outside the
+                        faces the output is the input, classically resized.
+  -v, --verbose         Also print what was measured on each input.
   -f, --format FMT      jpg, png, webp or tif (default: the extension of a named
                         output file, else the input's family; images with alpha
                         never default to jpg).
@@ -41,7 +50,18 @@ export interface EnhanceArgs {
   readonly model: ModelName;
   readonly kind: EnhanceKind;
   readonly format: OutputFormat | undefined;
+  readonly strength: number | undefined;
+  readonly faceStrength: number | undefined;
+  readonly fixFaceOnly: boolean;
+  readonly verbose: boolean;
   readonly help: boolean;
+}
+
+function unit(name: string, raw: string | undefined, allowAuto: boolean): number | undefined {
+  if (raw === undefined || (allowAuto && raw === 'auto')) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !(n >= 0 && n <= 1)) throw badArgument(name, allowAuto ? 'a number from 0 to 1 or auto' : 'a number from 0 to 1', raw);
+  return n;
 }
 
 export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast'): EnhanceArgs {
@@ -54,6 +74,10 @@ export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast
       model: { type: 'string', short: 'm' },
       type: { type: 'string', short: 't' },
       format: { type: 'string', short: 'f' },
+      strength: { type: 'string' },
+      'face-strength': { type: 'string' },
+      'fix-face-only': { type: 'boolean' },
+      verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -64,8 +88,11 @@ export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast
   }
   const model = (values.model ?? defaultModel) as ModelName;
   if (!MODEL_NAMES.includes(model)) throw badArgument('--model', MODEL_NAMES.join(' or '), values.model);
-  const kind = (values.type ?? 'clean') as EnhanceKind;
+  const fixFaceOnly = values['fix-face-only'] ?? false;
+  const kind = (values.type ?? (fixFaceOnly ? 'face' : 'clean')) as EnhanceKind;
   if (kind !== 'clean' && kind !== 'face') throw badArgument('--type', 'clean or face', values.type);
+  const strength = unit('--strength', values.strength, true);
+  const faceStrength = unit('--face-strength', values['face-strength'], false);
   let format: OutputFormat | undefined;
   if (values.format !== undefined) {
     format = FORMAT_BY_NAME[values.format.toLowerCase()];
@@ -73,7 +100,7 @@ export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast
   }
   const help = values.help ?? false;
   if (!help && positionals.length === 0) throw new ClearShotError('BAD_PARAMETER', 'expected at least one file or folder (see --help)');
-  return { inputs: positionals, out: values.out ?? 'enhanced', scale, model, kind, format, help };
+  return { inputs: positionals, out: values.out ?? 'enhanced', scale, model, kind: fixFaceOnly ? 'face' : kind, format, strength, faceStrength, fixFaceOnly, verbose: values.verbose ?? false, help };
 }
 
 interface Item {
@@ -112,6 +139,12 @@ function outputPath(dir: string, item: string, format: OutputFormat, used: Set<s
   return join(dir, name);
 }
 
+/** One line: what the engine measured and what it chose. */
+export function describeAnalysis(a: InputAnalysis, r: EnhanceResult['restoration']): string {
+  const q = a.jpegQuality === undefined ? 'none' : `${a.jpegQuality} (${a.jpegQualitySource === 'tables' ? 'from the quantization tables' : 'estimated from blocking'})`;
+  return `analysis: JPEG quality ${q}, noise ${a.noise}, sharpness ${a.sharpness}, blocking ${a.blocking}; degradation ${r.degradation} -> strength ${r.strength}${r.auto ? ' (auto)' : ''}, pre-downscale ${r.preDownscale}`;
+}
+
 /** Runs the command; returns the process exit code. */
 export async function runEnhance(argv: string[], config: Config, stdout: NodeJS.WriteStream, stderr: NodeJS.WriteStream): Promise<number> {
   const args = parseEnhanceArgs(argv, config.defaultModel);
@@ -137,6 +170,7 @@ export async function runEnhance(argv: string[], config: Config, stdout: NodeJS.
     concurrency: 1,
     preload: [args.model],
     face: { strength: config.faceStrength, model: config.faceModel },
+    tuning: { maxNetPixels: config.maxNetMegapixels * 1e6 },
     log: (line) => stderr.write(`${line}\n`),
   });
   const view = createProgressView(stdout);
@@ -150,12 +184,23 @@ export async function runEnhance(argv: string[], config: Config, stdout: NodeJS.
         if (item.error) throw item.error;
         view.start(item.path);
         const bytes = await readFile(item.path);
-        const result = await pool.enhance(bytes, { kind: args.kind, scale: args.scale, model: args.model, format, onProgress: (p) => view.update(p) });
+        const result = await pool.enhance(bytes, {
+          kind: args.kind,
+          scale: args.scale,
+          model: args.model,
+          format,
+          strength: args.strength,
+          faceStrength: args.faceStrength,
+          fixFaceOnly: args.fixFaceOnly,
+          onProgress: (p) => view.update(p),
+        });
         const target = namedFormat ? args.out : outputPath(args.out, item.path, result.format, used);
         await writeFile(target, result.data);
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
-        const notes = result.notes.length ? ` (${result.notes.join('; ')})` : '';
+        const strength = `strength ${result.restoration.strength}${result.restoration.auto ? ' (auto)' : ''}`;
+        const notes = ` (${[strength, ...result.notes].join('; ')})`;
         view.done(`ok   ${item.path}: ${result.inputWidth}x${result.inputHeight} -> ${result.width}x${result.height} (x${result.scale}, ${result.model}) in ${seconds}s -> ${target}${notes}`);
+        if (args.verbose) stdout.write(`     ${describeAnalysis(result.analysis, result.restoration)}\n`);
         ok++;
       } catch (err) {
         const e = toClearShotError(err);

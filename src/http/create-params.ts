@@ -35,6 +35,15 @@ function choice<T extends string | number>(fields: RawCreate['fields'], name: st
   return found;
 }
 
+/** A number in [0, 1] (or `auto`/empty = undefined when `auto` is allowed). */
+function unitNumber(fields: RawCreate['fields'], name: string, allowAuto: boolean): number | undefined {
+  const raw = text(fields, name);
+  if (raw === undefined || (allowAuto && raw.toLowerCase() === 'auto')) return undefined;
+  const n = Number(raw);
+  if (!/^[+]?(\d+\.?\d*|\.\d+)$/.test(raw) || !(n >= 0 && n <= 1)) throw badArgument(name, allowAuto ? 'a number from 0 to 1 or auto' : 'a number from 0 to 1', raw);
+  return n;
+}
+
 export function parseCreate(raw: RawCreate, defaults: { model: ModelName; maxUrlLength: number }): { request: TaskRequest; source: CreateSource } {
   const { fields, file } = raw;
   const url = text(fields, 'image_url');
@@ -67,8 +76,22 @@ export function parseCreate(raw: RawCreate, defaults: { model: ModelName; maxUrl
     if (!format) throw badArgument('format', 'jpg, png, webp or tiff', formatText);
   }
   const keepGps = choice(fields, 'keep_gps', [0, 1] as const, 0, '0 or 1') === 1;
+  const strength = unitNumber(fields, 'strength', true);
+  const faceStrength = unitNumber(fields, 'face_strength', false);
+  const fixFaceOnly = choice(fields, 'fix_face_only', [0, 1] as const, 0, '0 or 1') === 1;
 
-  const request: TaskRequest = { returnType, sync, type, scale, model, format, keepGps };
+  const request: TaskRequest = {
+    returnType,
+    sync,
+    type,
+    scale,
+    model,
+    format,
+    keepGps,
+    ...(strength !== undefined ? { strength } : {}),
+    ...(faceStrength !== undefined ? { faceStrength } : {}),
+    ...(fixFaceOnly ? { fixFaceOnly } : {}),
+  };
   if (url !== undefined) {
     checkUrlSyntax(url, defaults.maxUrlLength);
     return { request, source: { kind: 'url', url } };

@@ -27,6 +27,20 @@ export const taskDataSchema = {
     type: { type: 'string', enum: ['clean', 'face'], description: 'Extension: echo of type.' },
     model: { type: 'string', enum: ['fast', 'quality'], description: 'Extension: model used.' },
     notes: { type: 'array', items: { type: 'string' }, description: 'Extension: what the engine did (first frame only, CMYK converted...).' },
+    analysis: {
+      type: 'object',
+      description: 'Extension: what the engine measured on the input before choosing the strength (README, "Adaptive enhancement").',
+      properties: {
+        jpeg_quality: { type: ['integer', 'null'], description: 'JPEG quality 1-100: from the quantization tables of a JPEG, or estimated from 8x8 blocking for other formats; null when neither applies.' },
+        jpeg_quality_source: { type: ['string', 'null'], enum: ['tables', 'blocking', null] },
+        noise: { type: 'number', description: 'Noise sigma in 8-bit levels (flattest tenth of the image).' },
+        sharpness: { type: 'number', description: '0-1, detail relative to the pixel grid (sharp photos ~0.45-0.8).' },
+        blocking: { type: 'number', description: 'Step across 8x8 block borders over the step inside blocks (1 = none).' },
+        degradation: { type: 'number', description: '0 (clean) to 1 (badly damaged): the worst of compression, noise and blur.' },
+      },
+    },
+    strength: { type: 'number', minimum: 0, maximum: 1, description: "Extension: weight of the network's output used (0 = the input, classically resized; 1 = the network's output)." },
+    strength_auto: { type: 'boolean', description: 'Extension: true when the strength was chosen from the analysis (no strength in the request).' },
     faces: {
       type: 'object',
       description: 'Extension, type=face: faces found and restored (at most 10, largest first); boxes in result pixels.',
@@ -65,5 +79,12 @@ export const createBodyDoc = {
     model: { type: 'string', enum: ['fast', 'quality'], description: 'Extension: network to use (default fast).' },
     format: { type: 'string', enum: ['jpg', 'png', 'webp', 'tiff'], description: "Extension: output format (default: the input's family)." },
     keep_gps: { type: 'integer', enum: [0, 1], default: 0, description: 'Extension: keep GPS EXIF tags (dropped by default).' },
+    strength: {
+      type: 'string',
+      default: 'auto',
+      description: "Extension: weight of the network's output, a number from 0 (faithful to the input: classically resized) to 1 (the network's output as is), or auto (default): chosen from the input's measured JPEG quality, noise and sharpness.",
+    },
+    face_strength: { type: 'number', minimum: 0, maximum: 1, description: 'Extension, type=face: weight of the restored faces inside their masks (default CLEARSHOT_FACE_STRENGTH).' },
+    fix_face_only: { type: 'integer', enum: [0, 1], default: 0, description: 'Restore the faces only (implies face restoration): outside the face masks the result is the input resized with a classical filter (Lanczos), not the network output.' },
   },
 } as const;

@@ -83,6 +83,12 @@ export interface TaskRequest {
   readonly model: ModelName;
   readonly format?: OutputFormat | undefined;
   readonly keepGps: boolean;
+  /** Extension: weight of the network's output, 0-1; undefined = auto from the input's analysis. */
+  readonly strength?: number | undefined;
+  /** Extension (type=face): weight of the restored faces, 0-1; undefined = CLEARSHOT_FACE_STRENGTH. */
+  readonly faceStrength?: number | undefined;
+  /** Restore the faces only (implies face restoration); absent in tasks created before it existed. */
+  readonly fixFaceOnly?: boolean | undefined;
 }
 
 export type TaskSource = { readonly kind: 'file'; readonly blob: string } | { readonly kind: 'url'; readonly url: string; readonly blob?: string | undefined };

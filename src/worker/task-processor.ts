@@ -1,5 +1,6 @@
 import type { ImageHeader } from '../engine/image/probe.js';
 import type { Engine } from '../engine/local-engine.js';
+import type { EnhanceResult } from '../engine/types.js';
 import { CONTENT_TYPES } from '../engine/image/encode.js';
 import { ClearShotError, toClearShotError } from '../errors/index.js';
 import { fetchImage, type FetchLimits } from '../net/url-fetcher.js';
@@ -119,11 +120,14 @@ export class TaskProcessor {
 
     let lastWrite = 0;
     const result = await engine.enhance(bytes, {
-      kind: task.request.type,
+      kind: task.request.fixFaceOnly ? 'face' : task.request.type,
       scale: task.request.scale,
       model: task.request.model,
       format: task.request.format,
       keepGps: task.request.keepGps,
+      strength: task.request.strength,
+      faceStrength: task.request.faceStrength,
+      fixFaceOnly: task.request.fixFaceOnly,
       signal: signal,
       onProgress: (p) => {
         const t = Date.now();
@@ -148,7 +152,8 @@ export class TaskProcessor {
       {
         completedAt: now,
         notes: result.notes,
-        ...(result.faces ? { extra: { faces: result.faces }, stateDetail: result.faces.detected === 0 ? 'Complete: no face found, enhanced as clean' : 'Complete' } : {}),
+        extra: { ...restorationView(result), ...(result.faces ? { faces: result.faces } : {}) },
+        ...(result.faces ? { stateDetail: result.faces.detected === 0 ? 'Complete: no face found, enhanced as clean' : 'Complete' } : {}),
       },
     );
     if (!done) {
@@ -168,4 +173,22 @@ export class TaskProcessor {
     const fetched = await fetchImage(task.source.url, this.deps.config.fetch, {}, signal);
     return fetched.bytes;
   }
+}
+
+/** The analysis and strength extension of task data (README, "Adaptive enhancement"), in the API's snake_case. */
+export function restorationView(result: Pick<EnhanceResult, 'analysis' | 'restoration'>): Record<string, unknown> {
+  const a = result.analysis;
+  const r = result.restoration;
+  return {
+    analysis: {
+      jpeg_quality: a.jpegQuality ?? null,
+      jpeg_quality_source: a.jpegQualitySource ?? null,
+      noise: a.noise,
+      sharpness: a.sharpness,
+      blocking: a.blocking,
+      degradation: r.degradation,
+    },
+    strength: r.strength,
+    strength_auto: r.auto,
+  };
 }

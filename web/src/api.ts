@@ -17,6 +17,10 @@ export interface TaskData {
   input_height?: number;
   credits?: number;
   notes?: string[];
+  /** Extension: the network's weight used, and whether the engine chose it. */
+  strength?: number;
+  strength_auto?: boolean;
+  analysis?: { jpeg_quality: number | null; noise: number; sharpness: number; degradation: number };
   /** Extension, type=face only: what face mode did (boxes in output pixels). */
   faces?: { detected: number; enhanced: number; boxes: Array<{ x: number; y: number; width: number; height: number; score: number }> };
 }
@@ -37,6 +41,8 @@ export interface CreateParams {
   returnType: '1' | '2';
   model: 'fast' | 'quality';
   format: '' | 'jpg' | 'png' | 'webp' | 'tiff';
+  /** '' = auto (the engine measures the input), else '0'..'1'. */
+  strength: string;
 }
 
 async function envelope<T>(res: Response): Promise<T> {
@@ -63,6 +69,7 @@ export async function createTask(key: string, params: CreateParams, source: { fi
   form.append('return_type', params.returnType);
   form.append('model', params.model);
   if (params.format) form.append('format', params.format);
+  if (params.strength) form.append('strength', params.strength);
   let res: Response;
   try {
     res = await fetch('/api/tasks/visual/scale', { method: 'POST', headers: { 'X-API-KEY': key }, body: form });

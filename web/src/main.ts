@@ -27,6 +27,9 @@ const els = {
   returnType: $<HTMLSelectElement>('return-type'),
   model: $<HTMLSelectElement>('model'),
   format: $<HTMLSelectElement>('format'),
+  strengthAuto: $<HTMLInputElement>('strength-auto'),
+  strength: $<HTMLInputElement>('strength'),
+  strengthValue: $<HTMLOutputElement>('strength-value'),
   summary: $('summary'),
   submit: $<HTMLButtonElement>('submit'),
   statusCard: $('status-card'),
@@ -154,8 +157,16 @@ function params(): CreateParams {
     returnType: els.returnType.value as CreateParams['returnType'],
     model: els.model.value as CreateParams['model'],
     format: els.format.value as CreateParams['format'],
+    strength: els.strengthAuto.checked ? '' : els.strength.value,
   };
 }
+
+function showStrength(): void {
+  els.strength.disabled = els.strengthAuto.checked;
+  els.strengthValue.textContent = els.strengthAuto.checked ? 'auto' : Number(els.strength.value).toFixed(2);
+}
+els.strengthAuto.addEventListener('change', showStrength);
+els.strength.addEventListener('input', showStrength);
 
 function updateSummary(): void {
   const sel = selection;
@@ -309,6 +320,8 @@ function showResult(sel: Selection, task: TaskData, image: string, seconds: numb
   fact('Time', `${seconds.toFixed(1)} s`);
   if (task.credits !== undefined) fact('Credits', String(task.credits));
   if (task.faces) fact('Faces', task.faces.enhanced > 0 ? `${task.faces.enhanced} restored${task.faces.detected > task.faces.enhanced ? ` (of ${task.faces.detected} found)` : ''}` : 'none found: enhanced as clean');
+  if (task.strength !== undefined) fact('Strength', `${task.strength.toFixed(2)}${task.strength_auto ? ' (auto)' : ''}`);
+  if (task.analysis) fact('Measured', `JPEG quality ${task.analysis.jpeg_quality ?? 'n/a'}, noise ${task.analysis.noise}, sharpness ${task.analysis.sharpness}`);
   if (task.notes?.length) fact('Notes', task.notes.join('; '));
   // Face mode: open the 1:1 view on the largest face.
   const face = task.faces?.boxes[0];
