@@ -1,9 +1,10 @@
 /**
  * Benchmark runner: `npm run bench [-- suite...]` (suites: model, e2e, strategy,
- * quality, tiling, peer, api, scaleout, face, facedetect; default all). Each suite rewrites its own section of
+ * quality, tiling, peer, api, scaleout, face, facedetect, adaptive; default all). Each suite rewrites its own section of
  * docs/BENCHMARKS.md, so suites can be re-run alone. Run on a quiet machine.
  */
 import { writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { adaptive } from './adaptive.js';
 import { apiLoad } from './api-load.js';
 import { endToEnd } from './end-to-end.js';
 import { face, faceDetection } from './face.js';
@@ -27,6 +28,7 @@ const SUITES: Record<string, () => Promise<string>> = {
   scaleout,
   face,
   facedetect: faceDetection,
+  adaptive,
 };
 
 const HEADER = `# Benchmarks

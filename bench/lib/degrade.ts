@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 
 /** Deterministic Gaussian noise (Box-Muller on a fixed LCG). */
-function addNoise(pixels: Buffer, sigma: number, seed = 1): Buffer {
+export function addNoise(pixels: Buffer, sigma: number, seed = 1): Buffer {
   let s = seed;
   const rnd = () => {
     s = (s * 1103515245 + 12345) & 0x7fffffff;

@@ -1,0 +1,92 @@
+/**
+ * Strength/fusion sweep behind the constants of src/engine/adapt/policy.ts and fusion.ts:
+ * runs the network once per corpus crop and degradation (cached under DATA_DIR/bench-cache),
+ * then scores fusion settings against the original. Not a suite of `npm run bench`:
+ * `npm run build && S=0.25,0.5 TEX=0,3 TONE=0,12 DEFECT_MODE=rmsD DEFECT_K=0.5 CROP=512 PHOTOS=Aqua,Storm node dist/bench/fusion-sweep.js`.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { LocalEngine } from '../src/engine/local-engine.js';
+import { analyzeImage } from '../src/engine/adapt/analysis.js';
+import { fuse, DEFAULT_FUSION, type FusionOptions } from '../src/engine/adapt/fusion.js';
+import type { Raster } from '../src/engine/types.js';
+import { gmsd, gradientEnergy, psnr, readRaster, ssim } from '../test/helpers/image-metrics.js';
+import { TEST_DATA_DIR } from '../test/helpers/paths.js';
+import { corpusOriginals } from './lib/photos.js';
+import { makeVariant, variantScale, VARIANTS, type Variant } from './lib/real-degrade.js';
+
+const CROP = Number(process.env.CROP ?? 768);
+const cache = join(TEST_DATA_DIR, 'bench-cache');
+mkdirSync(cache, { recursive: true });
+const names = process.env.PHOTOS?.split(',');
+const variants = (process.env.VARIANTS?.split(',') as Variant[] | undefined) ?? VARIANTS;
+const PRE1 = Number(process.env.PRE1 ?? 1.5);
+const engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: ['fast'], tuning: { preDownscale: { 4: 1, 2: 1, 1: PRE1 } } });
+
+async function raster(png: Buffer): Promise<Raster> {
+  return readRaster(await sharp(png).removeAlpha().toColourspace('srgb').png().toBuffer());
+}
+
+interface Case { photo: string; variant: Variant; O: Raster; B: Raster; N: Raster; I: Raster; a: ReturnType<typeof analyzeImage>; rmse: number }
+const cases: Case[] = [];
+for (const { photo, file } of await corpusOriginals(names)) {
+  const meta = await sharp(file).metadata();
+  const left = Math.floor((meta.width! - CROP) / 2 / 8) * 8;
+  const top = Math.floor((meta.height! - CROP) / 2 / 8) * 8;
+  const original = CROP > 0 ? await sharp(file).extract({ left, top, width: CROP, height: CROP }).png().toBuffer() : await sharp(file).png().toBuffer();
+  const O = await raster(original);
+  for (const variant of variants) {
+    const x = await makeVariant(original, variant);
+    const scale = variantScale(variant);
+    const key = join(cache, `${photo.name}-${CROP}-${variant}-fast${PRE1 === 1.5 || scale > 1 ? '' : `-pre${PRE1}`}.png`);
+    let n: Buffer;
+    if (existsSync(key)) n = readFileSync(key);
+    else {
+      const t = Date.now();
+      n = Buffer.from((await engine.enhance(x, { scale, model: 'fast', format: 'png' })).data);
+      writeFileSync(key, n);
+      console.error(`${photo.name} ${variant}: net ${Date.now() - t} ms`);
+    }
+    const N = await raster(await sharp(n).resize(O.width, O.height, { fit: 'fill' }).png().toBuffer());
+    const I = await raster(await sharp(x).png().toBuffer());
+    const B = scale === 1 ? I : await raster(await sharp(x).resize(O.width, O.height, { kernel: 'lanczos3', fit: 'fill' }).png().toBuffer());
+    const a = analyzeImage(I, new Uint8Array(x), 'jpeg');
+    let se = 0;
+    for (let i = 0; i < B.data.length; i++) se += (B.data[i]! - O.data[i]!) ** 2;
+    cases.push({ photo: photo.name, variant, O, B, N, I, a, rmse: Math.sqrt(se / B.data.length) });
+  }
+}
+await engine.close();
+
+const f = (x: number, d = 2) => x.toFixed(d);
+console.log('# analysis');
+for (const c of cases) console.log(`${c.photo} ${c.variant} q=${c.a.jpegQuality} noise=${f(c.a.noise)} sharp=${f(c.a.sharpness, 3)} block=${f(c.a.blocking, 3)} rmseB=${f(c.rmse)}`);
+
+const grid: Array<{ label: string; o: (c: Case) => FusionOptions }> = [];
+const rmsD = (c: Case) => { let se = 0; for (let i = 0; i < c.B.data.length; i++) se += (c.N.data[i]! - c.B.data[i]!) ** 2; return Math.sqrt(se / c.B.data.length); };
+const defectOf = (c: Case) => Number(process.env.DEFECT_K ?? 1) * (process.env.DEFECT_MODE === 'rmsD' ? rmsD(c) : c.rmse);
+for (const s of (process.env.S ?? '0,0.25,0.5,0.75,1').split(',').map(Number)) {
+  for (const tone of (process.env.TONE ?? '0,12').split(',').map(Number)) {
+    for (const texture of (process.env.TEX ?? '0,3').split(',').map(Number)) {
+      for (const tau of (process.env.TAU ?? '2').split(',').map(Number)) {
+        grid.push({ label: `s=${s} tone=${tone} tex=${texture} tau=${tau}`, o: (c) => ({ ...DEFAULT_FUSION, strength: s, toneRadius: tone * variantScale(c.variant) / (variantScale(c.variant) > 1 ? 2 : 1), texture, tau, defect: defectOf(c) }) });
+      }
+    }
+  }
+}
+for (const variant of variants) {
+  const vs = cases.filter((c) => c.variant === variant);
+  const ref = vs.map((c) => ({ p: psnr(c.B, c.O), s: ssim(c.B, c.O), g: gmsd(c.B, c.O), e: gradientEnergy(c.B) / gradientEnergy(c.O) }));
+  const m = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  console.log(`\n# ${variant}: base PSNR ${f(m(ref.map((r) => r.p)))} SSIM ${f(m(ref.map((r) => r.s)), 4)} GMSD ${f(m(ref.map((r) => r.g)), 4)} sharp ${f(m(ref.map((r) => r.e)), 3)}`);
+  for (const g of grid) {
+    const rs = vs.map((c, k) => {
+      const F = fuse(c.B, c.N, g.o(c));
+      const p = psnr(F, c.O);
+      const s = ssim(F, c.O);
+      return { p, s, g: gmsd(F, c.O), e: gradientEnergy(F) / gradientEnergy(c.O), dp: p - ref[k]!.p, ds: s - ref[k]!.s };
+    });
+    console.log(`${g.label.padEnd(32)} PSNR ${f(m(rs.map((r) => r.p)))} (d ${f(m(rs.map((r) => r.dp)))}, worst ${f(Math.min(...rs.map((r) => r.dp)))}) SSIM ${f(m(rs.map((r) => r.s)), 4)} (worst d ${f(Math.min(...rs.map((r) => r.ds)), 4)}) GMSD ${f(m(rs.map((r) => r.g)), 4)} sharp ${f(m(rs.map((r) => r.e)), 3)}`);
+  }
+}
