@@ -112,6 +112,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const recovered = await tasks.recover(adapters.embeddedQueue && works);
   if (recovered) logger.info({ recovered }, 'enqueued tasks left from a previous run');
 
+  const connections = {
+    requestTimeoutMs: config.requestTimeoutS * 1000,
+    idleTimeoutMs: (config.idleTimeoutS ?? config.syncTimeoutS + 30) * 1000,
+    maxPerAddress: config.maxConnectionsPerAddress,
+  };
   const health = async () => ({ role: config.role, queue_depth: await queue.depth(), running: queue.active() });
   const app = serves
     ? await buildApp({
@@ -132,8 +137,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         },
         health,
         extraRoutes: webRoutes,
+        connections,
       })
-    : await buildOpsApp({ metrics, health, logger });
+    : await buildOpsApp({ metrics, health, logger, connections });
 
   // Housekeeping where results are served: expire, purge, and re-enqueue what a queue lost.
   const sweep = async () => {

@@ -100,6 +100,9 @@ export const VARIABLES = {
   queryRateLimit: v('CLEARSHOT_QUERY_RATE_LIMIT', 20, num(0, 10000), 'Task queries (GET) per second per API key; 0 disables.'),
   maxUploadMb: v('CLEARSHOT_MAX_UPLOAD_MB', 20, num(0.01, 1024), 'Largest upload or downloaded image in MiB (contract: 20 MB). Larger uploads get 413.'),
   downloadTimeoutS: v('CLEARSHOT_DOWNLOAD_TIMEOUT_S', 10, num(0.1, 600), 'Time limit for downloading image_url, redirects included (contract: 10 s).'),
+  requestTimeoutS: v('CLEARSHOT_REQUEST_TIMEOUT_S', 300, num(1, 86400), 'Time a client has to send a whole request, headers and body, in seconds; then 408 and the connection is closed. Long enough for a 20 MB upload at about 0.6 Mbit/s. Waiting for a sync=1 answer does not count.'),
+  idleTimeoutS: v<number | undefined>('CLEARSHOT_IDLE_TIMEOUT_S', undefined, num(1, 86400), 'A connection with no traffic either way for this long (seconds) is closed; must exceed CLEARSHOT_SYNC_TIMEOUT_S, during which a sync=1 connection is silent.', 'CLEARSHOT_SYNC_TIMEOUT_S + 30'),
+  maxConnectionsPerAddress: v('CLEARSHOT_MAX_CONNECTIONS_PER_ADDRESS', 128, int(0, 1_000_000), 'Open connections one client address may hold at once; the next gets 429 and is closed. 0 = no cap. Behind a reverse proxy every client has the proxy\'s address: raise it, or cap at the proxy.'),
   allowPrivateUrls: v('CLEARSHOT_ALLOW_PRIVATE_URLS', false, bool, 'Let image_url reach loopback/private addresses. Only for local testing: it disables the SSRF guard.'),
   urlSecrets: v<string | undefined>('CLEARSHOT_URL_SECRET', undefined, str, 'Secret(s) signing result URLs, comma-separated (the first signs, all verify: rotate by prepending). Required when several API processes share results.', 'random, kept in `$DATA_DIR/url-secret`'),
   bootstrapKey: v<string | undefined>('CLEARSHOT_BOOTSTRAP_KEY', undefined, str, 'An API key to create at start if it does not exist (containers, tests).'),
@@ -176,6 +179,7 @@ function crossChecks(c: Values): string[] {
     if (c.storage !== 's3') problems.push(`STORAGE=s3 is required ${why}`);
     if (c.role === 'api' && !c.urlSecrets) missing('CLEARSHOT_URL_SECRET', 'with ROLE=api (every API process must sign result URLs alike)');
   }
+  if (c.idleTimeoutS !== undefined && c.idleTimeoutS <= c.syncTimeoutS) problems.push(`CLEARSHOT_IDLE_TIMEOUT_S (${c.idleTimeoutS}) must exceed CLEARSHOT_SYNC_TIMEOUT_S (${c.syncTimeoutS}): a sync request's connection is silent while it waits`);
   if (c.storage === 's3' && !c.s3Bucket) missing('S3_BUCKET', 'with STORAGE=s3');
   if ((c.awsAccessKeyId === undefined) !== (c.awsSecretAccessKey === undefined)) problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together');
   if (c.redisUrl && !c.databaseUrl) {

@@ -5,6 +5,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ClearShotError } from '../errors/index.js';
+import { capConnectionsPerAddress, timeoutOptions, type ConnectionLimits } from './connection-limits.js';
 import { failure, success } from './envelope.js';
 import { resultRoutes } from './routes/result-routes.js';
 import { taskRoutes, type TaskRoutesDeps } from './routes/task-routes.js';
@@ -25,6 +26,8 @@ export interface AppDeps extends TaskRoutesDeps {
   readonly now?: () => number;
   /** Extra routes registered last (e.g. the web playground). */
   readonly extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
+  /** Request/idle timeouts and the per-address connection cap; Node's defaults when absent. */
+  readonly connections?: ConnectionLimits;
 }
 
 /** Maps framework errors (parsing, limits) onto the contract's status codes. */
@@ -57,7 +60,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
     // Uploads stream through @fastify/multipart with their own limit.
+    ...timeoutOptions(deps.connections),
   });
+  if (deps.connections) capConnectionsPerAddress(app.server, deps.connections.maxPerAddress);
 
   await app.register(fastifyMultipart, { throwFileSizeLimit: true, limits: { fileSize: deps.config.maxUploadBytes } });
   await app.register(fastifyFormbody);

@@ -1,10 +1,12 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Metrics } from '../metrics/metrics.js';
+import { capConnectionsPerAddress, timeoutOptions, type ConnectionLimits } from './connection-limits.js';
 import { failure, success } from './envelope.js';
 
 /** The HTTP face of a worker-only process: /healthz and /metrics, nothing else. */
-export async function buildOpsApp(deps: { metrics: Metrics; health: () => Promise<Record<string, unknown>>; logger?: FastifyBaseLogger }): Promise<FastifyInstance> {
-  const app = Fastify(deps.logger ? { loggerInstance: deps.logger } : { logger: false });
+export async function buildOpsApp(deps: { metrics: Metrics; health: () => Promise<Record<string, unknown>>; logger?: FastifyBaseLogger; connections?: ConnectionLimits }): Promise<FastifyInstance> {
+  const app = Fastify({ ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }), ...timeoutOptions(deps.connections) });
+  if (deps.connections) capConnectionsPerAddress(app.server, deps.connections.maxPerAddress);
   app.get('/healthz', async () => success({ ok: true, role: 'worker', ...(await deps.health()) }));
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
