@@ -117,7 +117,15 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     idleTimeoutMs: (config.idleTimeoutS ?? config.syncTimeoutS + 30) * 1000,
     maxPerAddress: config.maxConnectionsPerAddress,
   };
-  const health = async () => ({ role: config.role, queue_depth: await queue.depth(), running: queue.active() });
+  const health = async () => {
+    const checks = await adapters.health();
+    const ok = Object.values(checks).every((c) => c.ok);
+    // The queue's own service may hang or be down: that is reported by its check above.
+    let timer: NodeJS.Timeout | undefined;
+    const queueDepth = await Promise.race([queue.depth().catch(() => undefined), new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 3000)))]);
+    clearTimeout(timer);
+    return { ok, role: config.role, ...checks, queue_depth: queueDepth, running: queue.active() };
+  };
   const app = serves
     ? await buildApp({
         tasks,

@@ -125,7 +125,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   taskRoutes(app, deps);
   resultRoutes(app, { blobs: deps.blobs, signer: deps.signer, ...(deps.now ? { now: deps.now } : {}) });
 
-  app.get('/healthz', { schema: { summary: 'Liveness and basic status', tags: ['ops'] } }, async () => success({ ok: true, ...(deps.health ? await deps.health() : {}) }));
+  app.get('/healthz', { schema: { summary: 'Health: the process, its database and (scale-out) Redis; 503 when one is not ok', tags: ['ops'] } }, async (_request, reply) => {
+    const data = { ok: true, ...(deps.health ? await deps.health() : {}) };
+    if (data.ok === false) return reply.code(503).send(failure(503, 'unhealthy', data));
+    return success(data);
+  });
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_request, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();

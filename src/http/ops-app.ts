@@ -7,7 +7,11 @@ import { failure, success } from './envelope.js';
 export async function buildOpsApp(deps: { metrics: Metrics; health: () => Promise<Record<string, unknown>>; logger?: FastifyBaseLogger; connections?: ConnectionLimits }): Promise<FastifyInstance> {
   const app = Fastify({ ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }), ...timeoutOptions(deps.connections) });
   if (deps.connections) capConnectionsPerAddress(app.server, deps.connections.maxPerAddress);
-  app.get('/healthz', async () => success({ ok: true, role: 'worker', ...(await deps.health()) }));
+  app.get('/healthz', async (_request, reply) => {
+    const data = { ok: true, role: 'worker', ...(await deps.health()) };
+    if (data.ok === false) return reply.code(503).send(failure(503, 'unhealthy', data));
+    return success(data);
+  });
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
