@@ -146,8 +146,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         health,
         extraRoutes: webRoutes,
         connections,
+        metricsToken: config.metricsToken,
       })
-    : await buildOpsApp({ metrics, health, logger, connections });
+    : await buildOpsApp({ metrics, health, logger, connections, metricsToken: config.metricsToken });
 
   // Housekeeping where results are served: expire, purge, and re-enqueue what a queue lost.
   const sweep = async () => {
