@@ -50,6 +50,11 @@ async function within(ms: number, check: () => Promise<{ ok: boolean; detail: st
   }
 }
 
+/** CLEARSHOT_MAX_RUNNING_PER_KEY, or by default one slot fewer than the concurrency (at least 1). */
+function maxRunningPerKey(config: Config): number {
+  return config.maxRunningPerKey ?? Math.max(1, config.concurrency - 1);
+}
+
 export async function openAdapters(config: Config): Promise<Adapters> {
   const store = await openStore(config);
   const blobs: BlobStore =
@@ -79,10 +84,11 @@ export async function openAdapters(config: Config): Promise<Adapters> {
       concurrency: config.concurrency,
       lockDurationMs: config.jobLockS * 1000,
       maxStalledCount: config.maxAttempts + 2,
+      maxRunningPerGroup: maxRunningPerKey(config),
     });
     limiter = new RedisRateLimiter(redis, prefix);
   } else {
-    queue = new EmbeddedQueue({ concurrency: config.concurrency, retryDelayMs: 2000 });
+    queue = new EmbeddedQueue({ concurrency: config.concurrency, retryDelayMs: 2000, maxRunningPerGroup: maxRunningPerKey(config) });
     limiter = new MemoryRateLimiter();
   }
   return {

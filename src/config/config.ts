@@ -83,6 +83,7 @@ export const VARIABLES = {
   publicUrl: v<string | undefined>('PUBLIC_URL', undefined, url(['http:', 'https:']), 'Base of result URLs given to clients (e.g. `https://img.example.com`).', '`http://localhost:$PORT`'),
   logLevel: v('LOG_LEVEL', 'info', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'Structured JSON log level.'),
   concurrency: v('CLEARSHOT_CONCURRENCY', 1, int(1, 64), 'Images enhanced at once (one engine worker thread each).'),
+  maxRunningPerKey: v<number | undefined>('CLEARSHOT_MAX_RUNNING_PER_KEY', undefined, int(0, 1024), 'Tasks of one API key processed at once (across all workers in scale-out); queued tasks are served fairly between keys (README, "Limits and safety"). 0 = no cap.', 'CLEARSHOT_CONCURRENCY - 1, at least 1'),
   threads: v('CLEARSHOT_THREADS', cores, int(0, 256), 'ONNX Runtime intra-op threads per job (0 = one per logical core). Keep threads x concurrency near the core count.', 'number of CPU cores'),
   provider: v('CLEARSHOT_EXECUTION_PROVIDER', 'cpu', str, 'ONNX Runtime execution provider to try first (`cpu`, `cuda`, ...); falls back to CPU with a log line.'),
   defaultModel: v<ModelName>('CLEARSHOT_DEFAULT_MODEL', 'fast', oneOf(MODEL_NAMES), 'Model used when a request names none: `fast` or `quality`.'),
