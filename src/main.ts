@@ -1,3 +1,4 @@
+import './engine/models/ort-telemetry.js'; // first: ONNX Runtime telemetry off for this process and its workers
 import { pino } from 'pino';
 import { startService } from './app/service.js';
 import { loadConfig } from './config/config.js';

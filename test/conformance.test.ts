@@ -79,11 +79,11 @@ blobConformance('S3 (s3rver, virtual-host style)', async () => {
   };
 });
 
-queueConformance('in-process', async (concurrency) => ({ queue: new EmbeddedQueue({ concurrency, retryDelayMs: 50 }), cleanup: async () => undefined }));
+queueConformance('in-process', async (concurrency, maxRunningPerGroup) => ({ queue: new EmbeddedQueue({ concurrency, retryDelayMs: 50, maxRunningPerGroup }), cleanup: async () => undefined }));
 
-queueConformance('BullMQ on Redis', async (concurrency) => {
+queueConformance('BullMQ on Redis', async (concurrency, maxRunningPerGroup) => {
   const redis = await createRedisPrefix();
-  const queue = new BullQueue({ redisUrl: redis.url, prefix: redis.prefix, concurrency, lockDurationMs: 5000, maxStalledCount: 5, retryDelayMs: 50 });
+  const queue = new BullQueue({ redisUrl: redis.url, prefix: redis.prefix, concurrency, lockDurationMs: 5000, maxStalledCount: 5, retryDelayMs: 50, maxRunningPerGroup });
   return { queue, cleanup: redis.clear };
 });
 

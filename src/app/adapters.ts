@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
@@ -25,12 +26,33 @@ export interface Adapters {
   readonly limiter: RateLimiter;
   /** True when this process is the only one working on its queue (restart recovery may requeue running tasks). */
   readonly embeddedQueue: boolean;
+  /** For /healthz: the database's health and, in scale-out, Redis's. */
+  health(): Promise<Record<string, { ok: boolean; detail: string }>>;
   close(): Promise<void>;
 }
 
 /** The task and key store alone (the keys CLI needs no queue). */
 export async function openStore(config: Config): Promise<TaskStore & KeyStore> {
-  return config.databaseUrl ? PgStore.open(config.databaseUrl) : new SqliteStore(join(config.dataPath, 'clearshot.db'));
+  if (config.databaseUrl) return PgStore.open(config.databaseUrl);
+  // Signs that this DATA_DIR has been in use: an empty database beside them is refused.
+  const existingState = ['url-secret', 'blobs'].map((name) => join(config.dataPath, name)).filter((p) => existsSync(p));
+  return new SqliteStore(join(config.dataPath, 'clearshot.db'), { existingState, initialise: config.initDatabase });
+}
+
+/** A check that gives up after `ms` (a service that does not answer is unhealthy). */
+async function within(ms: number, check: () => Promise<{ ok: boolean; detail: string }>): Promise<{ ok: boolean; detail: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ ok: boolean; detail: string }>((resolve) => (timer = setTimeout(() => resolve({ ok: false, detail: `no answer within ${ms} ms` }), ms)));
+  try {
+    return await Promise.race([check().catch((err: unknown) => ({ ok: false, detail: (err as Error).message })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** CLEARSHOT_MAX_RUNNING_PER_KEY, or by default one slot fewer than the concurrency (at least 1). */
+function maxRunningPerKey(config: Config): number {
+  return config.maxRunningPerKey ?? Math.max(1, config.concurrency - 1);
 }
 
 export async function openAdapters(config: Config): Promise<Adapters> {
@@ -62,10 +84,11 @@ export async function openAdapters(config: Config): Promise<Adapters> {
       concurrency: config.concurrency,
       lockDurationMs: config.jobLockS * 1000,
       maxStalledCount: config.maxAttempts + 2,
+      maxRunningPerGroup: maxRunningPerKey(config),
     });
     limiter = new RedisRateLimiter(redis, prefix);
   } else {
-    queue = new EmbeddedQueue({ concurrency: config.concurrency, retryDelayMs: 2000 });
+    queue = new EmbeddedQueue({ concurrency: config.concurrency, retryDelayMs: 2000, maxRunningPerGroup: maxRunningPerKey(config) });
     limiter = new MemoryRateLimiter();
   }
   return {
@@ -74,6 +97,14 @@ export async function openAdapters(config: Config): Promise<Adapters> {
     queue,
     limiter,
     embeddedQueue: !config.redisUrl,
+    async health() {
+      const checks: Record<string, { ok: boolean; detail: string }> = { database: await within(3000, () => store.health()) };
+      if (redis) {
+        const client = redis;
+        checks.redis = await within(3000, async () => ((await client.ping()) === 'PONG' ? { ok: true, detail: 'ok' } : { ok: false, detail: 'unexpected PING answer' }));
+      }
+      return checks;
+    },
     async close() {
       await redis?.quit().catch(() => undefined);
       if (blobs instanceof S3BlobStore) blobs.close();

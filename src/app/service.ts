@@ -112,7 +112,20 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const recovered = await tasks.recover(adapters.embeddedQueue && works);
   if (recovered) logger.info({ recovered }, 'enqueued tasks left from a previous run');
 
-  const health = async () => ({ role: config.role, queue_depth: await queue.depth(), running: queue.active() });
+  const connections = {
+    requestTimeoutMs: config.requestTimeoutS * 1000,
+    idleTimeoutMs: (config.idleTimeoutS ?? config.syncTimeoutS + 30) * 1000,
+    maxPerAddress: config.maxConnectionsPerAddress,
+  };
+  const health = async () => {
+    const checks = await adapters.health();
+    const ok = Object.values(checks).every((c) => c.ok);
+    // The queue's own service may hang or be down: that is reported by its check above.
+    let timer: NodeJS.Timeout | undefined;
+    const queueDepth = await Promise.race([queue.depth().catch(() => undefined), new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 3000)))]);
+    clearTimeout(timer);
+    return { ok, role: config.role, ...checks, queue_depth: queueDepth, running: queue.active() };
+  };
   const app = serves
     ? await buildApp({
         tasks,
@@ -132,8 +145,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         },
         health,
         extraRoutes: webRoutes,
+        connections,
+        metricsToken: config.metricsToken,
       })
-    : await buildOpsApp({ metrics, health, logger });
+    : await buildOpsApp({ metrics, health, logger, connections, metricsToken: config.metricsToken });
 
   // Housekeeping where results are served: expire, purge, and re-enqueue what a queue lost.
   const sweep = async () => {

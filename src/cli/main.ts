@@ -1,3 +1,4 @@
+import '../engine/models/ort-telemetry.js'; // first: ONNX Runtime telemetry off for this process and its workers
 import { loadConfig } from '../config/config.js';
 import { toClearShotError } from '../errors/index.js';
 import { runEnhance } from './enhance-command.js';

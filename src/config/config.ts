@@ -83,6 +83,7 @@ export const VARIABLES = {
   publicUrl: v<string | undefined>('PUBLIC_URL', undefined, url(['http:', 'https:']), 'Base of result URLs given to clients (e.g. `https://img.example.com`).', '`http://localhost:$PORT`'),
   logLevel: v('LOG_LEVEL', 'info', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'Structured JSON log level.'),
   concurrency: v('CLEARSHOT_CONCURRENCY', 1, int(1, 64), 'Images enhanced at once (one engine worker thread each).'),
+  maxRunningPerKey: v<number | undefined>('CLEARSHOT_MAX_RUNNING_PER_KEY', undefined, int(0, 1024), 'Tasks of one API key processed at once (across all workers in scale-out); queued tasks are served fairly between keys (README, "Limits and safety"). 0 = no cap.', 'CLEARSHOT_CONCURRENCY - 1, at least 1'),
   threads: v('CLEARSHOT_THREADS', cores, int(0, 256), 'ONNX Runtime intra-op threads per job (0 = one per logical core). Keep threads x concurrency near the core count.', 'number of CPU cores'),
   provider: v('CLEARSHOT_EXECUTION_PROVIDER', 'cpu', str, 'ONNX Runtime execution provider to try first (`cpu`, `cuda`, ...); falls back to CPU with a log line.'),
   defaultModel: v<ModelName>('CLEARSHOT_DEFAULT_MODEL', 'fast', oneOf(MODEL_NAMES), 'Model used when a request names none: `fast` or `quality`.'),
@@ -100,8 +101,13 @@ export const VARIABLES = {
   queryRateLimit: v('CLEARSHOT_QUERY_RATE_LIMIT', 20, num(0, 10000), 'Task queries (GET) per second per API key; 0 disables.'),
   maxUploadMb: v('CLEARSHOT_MAX_UPLOAD_MB', 20, num(0.01, 1024), 'Largest upload or downloaded image in MiB (contract: 20 MB). Larger uploads get 413.'),
   downloadTimeoutS: v('CLEARSHOT_DOWNLOAD_TIMEOUT_S', 10, num(0.1, 600), 'Time limit for downloading image_url, redirects included (contract: 10 s).'),
+  requestTimeoutS: v('CLEARSHOT_REQUEST_TIMEOUT_S', 300, num(1, 86400), 'Time a client has to send a whole request, headers and body, in seconds; then 408 and the connection is closed. Long enough for a 20 MB upload at about 0.6 Mbit/s. Waiting for a sync=1 answer does not count.'),
+  idleTimeoutS: v<number | undefined>('CLEARSHOT_IDLE_TIMEOUT_S', undefined, num(1, 86400), 'A connection with no traffic either way for this long (seconds) is closed; must exceed CLEARSHOT_SYNC_TIMEOUT_S, during which a sync=1 connection is silent.', 'CLEARSHOT_SYNC_TIMEOUT_S + 30'),
+  maxConnectionsPerAddress: v('CLEARSHOT_MAX_CONNECTIONS_PER_ADDRESS', 128, int(0, 1_000_000), 'Open connections one client address may hold at once; the next gets 429 and is closed. 0 = no cap. Behind a reverse proxy every client has the proxy\'s address: raise it, or cap at the proxy.'),
+  metricsToken: v<string | undefined>('CLEARSHOT_METRICS_TOKEN', undefined, str, '`/metrics` answers only requests with `Authorization: Bearer <this token>` (401 otherwise). Unset: `/metrics` is open to anyone who can reach the port, as before; firewall it or set this.'),
   allowPrivateUrls: v('CLEARSHOT_ALLOW_PRIVATE_URLS', false, bool, 'Let image_url reach loopback/private addresses. Only for local testing: it disables the SSRF guard.'),
   urlSecrets: v<string | undefined>('CLEARSHOT_URL_SECRET', undefined, str, 'Secret(s) signing result URLs, comma-separated (the first signs, all verify: rotate by prepending). Required when several API processes share results.', 'random, kept in `$DATA_DIR/url-secret`'),
+  initDatabase: v('CLEARSHOT_INIT_DATABASE', false, bool, 'Initialise an existing but empty (or schema-less) SQLite database although other state (url-secret, blobs) shows this is not a fresh install. Unset, such a start is refused: it would forget every key, balance and ledger row.'),
   bootstrapKey: v<string | undefined>('CLEARSHOT_BOOTSTRAP_KEY', undefined, str, 'An API key to create at start if it does not exist (containers, tests).'),
   bootstrapCredits: v('CLEARSHOT_BOOTSTRAP_CREDITS', 1000, int(0, 1e12), 'Credits given to CLEARSHOT_BOOTSTRAP_KEY when it is first created.'),
   role: v<Role>('ROLE', 'all', oneOf(['all', 'api', 'worker'] as const), 'Process role: `all` (HTTP API and workers, the default), `api` (HTTP only) or `worker` (processing only). `api` and `worker` need the scale-out services.'),
@@ -176,6 +182,7 @@ function crossChecks(c: Values): string[] {
     if (c.storage !== 's3') problems.push(`STORAGE=s3 is required ${why}`);
     if (c.role === 'api' && !c.urlSecrets) missing('CLEARSHOT_URL_SECRET', 'with ROLE=api (every API process must sign result URLs alike)');
   }
+  if (c.idleTimeoutS !== undefined && c.idleTimeoutS <= c.syncTimeoutS) problems.push(`CLEARSHOT_IDLE_TIMEOUT_S (${c.idleTimeoutS}) must exceed CLEARSHOT_SYNC_TIMEOUT_S (${c.syncTimeoutS}): a sync request's connection is silent while it waits`);
   if (c.storage === 's3' && !c.s3Bucket) missing('S3_BUCKET', 'with STORAGE=s3');
   if ((c.awsAccessKeyId === undefined) !== (c.awsSecretAccessKey === undefined)) problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together');
   if (c.redisUrl && !c.databaseUrl) {

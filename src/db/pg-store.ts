@@ -62,23 +62,53 @@ const MIGRATIONS: readonly string[] = [
 
 const MIGRATION_LOCK = 7_454_001;
 
+/** The tables every migrated database has. */
+const SCHEMA_TABLES = ['api_keys', 'tasks', 'ledger'];
+
+/** host:port/database of a connection URL, without its credentials (for messages). */
+function describe(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.host}${u.pathname}`;
+  } catch {
+    return '(DATABASE_URL)';
+  }
+}
+
 type Client = pg.PoolClient;
 
 export class PgStore implements TaskStore, KeyStore {
-  private constructor(private readonly pool: pg.Pool) {}
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly url: string,
+  ) {}
 
   /** Connects and applies pending migrations. */
   static async open(url: string, options: { max?: number } = {}): Promise<PgStore> {
     const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
     pool.on('error', () => undefined); // idle client errors surface on the next query
-    const store = new PgStore(pool);
+    const store = new PgStore(pool, url);
     try {
       await store.migrate();
     } catch (err) {
       await pool.end();
-      throw new ClearShotError('UNAVAILABLE', `cannot prepare the PostgreSQL database: ${(err as Error).message}`, { cause: err });
+      if (err instanceof ClearShotError) throw err;
+      throw new ClearShotError('UNAVAILABLE', `cannot prepare the PostgreSQL database ${describe(url)}: ${(err as Error).message}`, { cause: err });
     }
     return store;
+  }
+
+  /** For /healthz: the database answers, each table reads, and the schema is the one this version knows. */
+  async health(): Promise<{ ok: boolean; detail: string }> {
+    try {
+      const { rows } = await this.pool.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+      for (const table of SCHEMA_TABLES) await this.pool.query(`SELECT 1 FROM ${table} LIMIT 1`);
+      const v = rows[0]?.v ?? 0;
+      if (v !== MIGRATIONS.length) return { ok: false, detail: `schema version ${v}, expected ${MIGRATIONS.length}` };
+      return { ok: true, detail: 'ok' };
+    } catch (err) {
+      return { ok: false, detail: `unreadable: ${(err as Error).message}` };
+    }
   }
 
   private async migrate(): Promise<void> {
@@ -87,7 +117,21 @@ export class PgStore implements TaskStore, KeyStore {
       await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
       await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
       const { rows } = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
-      for (let v = rows[0]?.v ?? 0; v < MIGRATIONS.length; v++) {
+      const applied = rows[0]?.v ?? 0;
+      if (applied > MIGRATIONS.length) {
+        throw new ClearShotError('DATABASE_INVALID', `the PostgreSQL database ${describe(this.url)} has schema version ${applied}, newer than this ClearShot knows (${MIGRATIONS.length}): run the newer version`);
+      }
+      if (applied > 0) {
+        const present = await c.query<{ name: string }>('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ANY($1)', [SCHEMA_TABLES]);
+        const missing = SCHEMA_TABLES.filter((t) => !present.rows.some((r) => r.name === t));
+        if (missing.length) {
+          throw new ClearShotError(
+            'DATABASE_INVALID',
+            `the PostgreSQL database ${describe(this.url)} records schema version ${applied} but its table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing: restore it from a backup (ClearShot will not recreate them over lost data)`,
+          );
+        }
+      }
+      for (let v = applied; v < MIGRATIONS.length; v++) {
         await c.query('BEGIN');
         try {
           await c.query(MIGRATIONS[v]!);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ClearShotError } from '../errors/index.js';
@@ -62,17 +62,97 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX ledger_by_key ON ledger(key_id, id);`,
 ];
 
+export interface SqliteOpenOptions {
+  /**
+   * Other state of this installation that exists (e.g. `DATA_DIR/url-secret`): an
+   * existing database file that is empty or has no ClearShot schema is then refused,
+   * because starting afresh would forget every key, balance and ledger row and grant
+   * the bootstrap key its credits again.
+   */
+  readonly existingState?: readonly string[];
+  /** Initialise such a database anyway (CLEARSHOT_INIT_DATABASE=1). */
+  readonly initialise?: boolean;
+}
+
+/** A fatal start-up error that names the database file. */
+function unusable(path: string, why: string, cause?: unknown): ClearShotError {
+  return new ClearShotError('DATABASE_INVALID', `the SQLite database ${path} ${why}`, { cause });
+}
+
 export class SqliteStore implements TaskStore, KeyStore {
   private readonly db: Database.Database;
+  private lastCheck = { at: 0, ok: true, detail: 'ok' };
 
-  constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+  /**
+   * Opens (or creates, with mode 0600) the database, then refuses to go on with one
+   * that is damaged (SQLite's quick_check), from a newer ClearShot, or empty while
+   * other state exists (see {@link SqliteOpenOptions}).
+   */
+  constructor(path: string, options: SqliteOpenOptions = {}) {
+    let existed = false;
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true });
+      existed = existsSync(path);
+      if (!existed) {
+        try {
+          closeSync(openSync(path, 'wx', 0o600)); // SQLite gives its -wal and -shm files the same mode
+        } catch {
+          existed = true; // created by another process meanwhile
+        }
+      }
+    }
+    const wasEmpty = existed && statSync(path).size === 0;
+    try {
+      this.db = new Database(path);
+    } catch (err) {
+      throw unusable(path, `cannot be opened: ${(err as Error).message}`, err);
+    }
+    try {
+      // Read-only checks first: switching to WAL would write a header into an empty file.
+      this.db.pragma('busy_timeout = 5000');
+      const check = this.quickCheck();
+      if (check !== 'ok') throw unusable(path, `is damaged (quick_check: ${check}); restore it from a backup`);
+      const version = this.db.pragma('user_version', { simple: true }) as number;
+      if (version > MIGRATIONS.length) throw unusable(path, `has schema version ${version}, newer than this ClearShot knows (${MIGRATIONS.length}): run the newer version`);
+      if (existed && version === 0 && options.existingState?.length && !options.initialise) {
+        throw unusable(
+          path,
+          `is ${wasEmpty ? 'empty' : 'not a ClearShot database (no schema)'} but ${options.existingState.join(' and ')} exist${options.existingState.length === 1 ? 's' : ''}: ` +
+            'starting afresh would forget every key, balance and ledger row. Restore the file, or set CLEARSHOT_INIT_DATABASE=1 to initialise it',
+        );
+      }
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      this.migrate();
+    } catch (err) {
+      this.db.close();
+      if (err instanceof ClearShotError) throw err;
+      throw unusable(path, `is damaged or not a SQLite database: ${(err as Error).message}`, err);
+    }
+  }
+
+  /** SQLite's quick integrity check: 'ok', or its first findings joined. */
+  private quickCheck(): string {
+    const rows = this.db.pragma('quick_check(5)') as Array<{ quick_check: string }>;
+    return rows.map((r) => r.quick_check).join('; ');
+  }
+
+  /**
+   * For /healthz: every table answers a read, and SQLite's quick_check passes (run at
+   * most once a minute: it reads the whole file).
+   */
+  async health(): Promise<{ ok: boolean; detail: string }> {
+    try {
+      for (const table of ['api_keys', 'tasks', 'ledger']) this.db.prepare(`SELECT 1 FROM ${table} LIMIT 1`).get();
+      if (Date.now() - this.lastCheck.at > 60_000 || !this.lastCheck.ok) {
+        const check = this.quickCheck();
+        this.lastCheck = { at: Date.now(), ok: check === 'ok', detail: check === 'ok' ? 'ok' : 'damaged (quick_check failed)' };
+      }
+      return { ok: this.lastCheck.ok, detail: this.lastCheck.detail };
+    } catch (err) {
+      return { ok: false, detail: `unreadable: ${(err as Error).message}` };
+    }
   }
 
   /** Versioned, idempotent: PRAGMA user_version counts the migrations applied. */

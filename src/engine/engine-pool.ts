@@ -55,7 +55,7 @@ export class EnginePool implements Engine {
     // Load the native modules on the main thread first: a worker that exits must
     // never be the one to unload them (sharp's documented worker-thread caveat).
     await import('sharp');
-    await import('onnxruntime-node');
+    await import('./models/onnx-session.js'); // telemetry off (ort-telemetry.ts), then onnxruntime-node
     const pool = new EnginePool(config);
     const preload = config.preload ?? MODEL_NAMES;
     const prepared = await prepareModels(config, MODEL_NAMES);

@@ -46,6 +46,8 @@ export const ERROR_CODES = {
   MODEL_FAILURE: { http: 500, taskState: -1, exit: 10, retryable: true, message: 'model inference failed' },
   MODEL_CONVERSION: { http: 500, taskState: -1, exit: 10, retryable: false, message: 'model conversion failed' },
   CONFIG_INVALID: { http: 500, taskState: -1, exit: 2, retryable: false, message: 'invalid configuration' },
+  // At start: the database is empty while other state exists, damaged, or from a newer version.
+  DATABASE_INVALID: { http: 503, taskState: -1, exit: 12, retryable: false, message: 'the database cannot be used' },
   UNAVAILABLE: { http: 503, taskState: -1, exit: 11, retryable: true, message: 'service unavailable' },
   INTERNAL: { http: 500, taskState: -1, exit: 1, retryable: true, message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ClearShotError } from '../errors/index.js';
+import { capConnectionsPerAddress, timeoutOptions, type ConnectionLimits } from './connection-limits.js';
 import { failure, success } from './envelope.js';
 import { resultRoutes } from './routes/result-routes.js';
 import { taskRoutes, type TaskRoutesDeps } from './routes/task-routes.js';
@@ -25,6 +26,19 @@ export interface AppDeps extends TaskRoutesDeps {
   readonly now?: () => number;
   /** Extra routes registered last (e.g. the web playground). */
   readonly extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
+  /** Request/idle timeouts and the per-address connection cap; Node's defaults when absent. */
+  readonly connections?: ConnectionLimits;
+  /** When set, /metrics needs `Authorization: Bearer <token>`. */
+  readonly metricsToken?: string | undefined;
+}
+
+/** Constant-time check of a bearer token (always true when no token is configured). */
+export function metricsAllowed(token: string | undefined, authorization: string | undefined): boolean {
+  if (!token) return true;
+  const given = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim() ?? '';
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
 }
 
 /** Maps framework errors (parsing, limits) onto the contract's status codes. */
@@ -50,14 +64,50 @@ function frameworkStatus(err: FastifyError): { status: number; message: string }
   }
 }
 
+/**
+ * A request URL as logged: the query string is dropped (`?…`), because it may carry
+ * an API key or a result URL's signature, which are bearer credentials.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : `${url.slice(0, q)}?…`;
+}
+
+/** Request log fields (Fastify's, with the URL redacted). */
+export const requestLogSerializers = {
+  req(req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
+    return { method: req.method, url: redactUrl(req.url ?? ''), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+  },
+};
+
+/** The client went away mid-request (closed the connection, aborted an upload). */
+function clientAborted(err: FastifyError, request: { raw: { aborted?: boolean; destroyed?: boolean; socket?: { destroyed?: boolean } | null } }): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'ECONNRESET' || code === 'ECONNABORTED' || code === 'ERR_STREAM_PREMATURE_CLOSE' || err.message === 'aborted' || request.raw.aborted === true || request.raw.socket?.destroyed === true;
+}
+
+/** Router refusals (an over-long path parameter, a bad % escape) in the usual envelope. */
+function routerError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') void reply.code(414).send(failure(414, 'the URL is too long'));
+  else if (err.code === 'FST_ERR_BAD_URL') void reply.code(400).send(failure(400, 'the URL is not valid: bad % escape'));
+  else {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+    void reply.code(status).send(failure(status, err.message));
+  }
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    childLoggerFactory: (logger, bindings, opts) => logger.child(bindings, { ...opts, serializers: { ...opts.serializers, ...requestLogSerializers } }),
+    frameworkErrors: routerError,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
     // Uploads stream through @fastify/multipart with their own limit.
+    ...timeoutOptions(deps.connections),
   });
+  if (deps.connections) capConnectionsPerAddress(app.server, deps.connections.maxPerAddress);
 
   await app.register(fastifyMultipart, { throwFileSizeLimit: true, limits: { fileSize: deps.config.maxUploadBytes } });
   await app.register(fastifyFormbody);
@@ -112,6 +162,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     const mapped = frameworkStatus(err);
     if (mapped) return reply.code(mapped.status).send(failure(mapped.status, mapped.message));
+    if (clientAborted(err, request)) {
+      // Nobody is left to answer: a note, not an error with a stack.
+      request.log.info({ code: (err as { code?: string }).code ?? err.message }, 'client closed the connection before the request was read');
+      return reply.code(400).send(failure(400, 'the request was aborted'));
+    }
     request.log.error({ err }, 'unhandled error');
     return reply.code(500).send(failure(500, 'internal error'));
   });
@@ -120,8 +175,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   taskRoutes(app, deps);
   resultRoutes(app, { blobs: deps.blobs, signer: deps.signer, ...(deps.now ? { now: deps.now } : {}) });
 
-  app.get('/healthz', { schema: { summary: 'Liveness and basic status', tags: ['ops'] } }, async () => success({ ok: true, ...(deps.health ? await deps.health() : {}) }));
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_request, reply) => {
+  app.get('/healthz', { schema: { summary: 'Health: the process, its database and (scale-out) Redis; 503 when one is not ok', tags: ['ops'] } }, async (_request, reply) => {
+    const data = { ok: true, ...(deps.health ? await deps.health() : {}) };
+    if (data.ok === false) return reply.code(503).send(failure(503, 'unhealthy', data));
+    return success(data);
+  });
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics (Authorization: Bearer CLEARSHOT_METRICS_TOKEN when set)', tags: ['ops'] } }, async (request, reply) => {
+    if (!metricsAllowed(deps.metricsToken, request.headers.authorization)) return reply.code(401).header('www-authenticate', 'Bearer').send(failure(401, 'missing or invalid metrics token'));
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

@@ -5,7 +5,7 @@ import { isIPv4, isIPv6 } from 'node:net';
  * private (RFC 1918, IPv6 ULA), link-local (incl. the 169.254.169.254 cloud metadata
  * address), CGNAT (incl. 100.100.100.200), multicast, broadcast, unspecified,
  * documentation/benchmark/reserved ranges, and IPv6 forms that embed a refused IPv4
- * address (IPv4-mapped, IPv4-compatible, NAT64, 6to4).
+ * address (IPv4-mapped, IPv4-compatible, NAT64, 6to4) and IPv4-translated ::ffff:0:0:0/96.
  */
 type Range = readonly [prefix: bigint, bits: number];
 
@@ -57,6 +57,7 @@ const V6_BLOCKED: readonly Range[] = (
     ['100::', 64], // discard-only
     ['2001::', 23], // IETF protocol assignments (incl. Teredo 2001::/32)
     ['2001:db8::', 32], // documentation
+    ['::ffff:0:0:0', 96], // IPv4-translated (SIIT, RFC 2765): never a public destination
     ['fc00::', 7], // unique local (incl. AWS metadata fd00:ec2::254)
     ['fe80::', 10], // link-local
     ['fec0::', 10], // deprecated site-local

@@ -1,6 +1,6 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { JobHandler, JobQueue } from './job-queue.js';
+import type { EnqueueOptions, JobHandler, JobQueue } from './job-queue.js';
 
 /**
  * BullMQ on Redis (scale-out mode). Job id = task id, so a repeated enqueue of a task
@@ -11,6 +11,14 @@ import type { JobHandler, JobQueue } from './job-queue.js';
  * Attempts are counted in the task store, not here: a job that must run again (a
  * transient failure, or its worker is stopping) is retried after `retryDelayMs` until
  * the store says the task has used its attempts.
+ *
+ * Fair across groups (API keys), the same rule as the embedded queue: a job's BullMQ
+ * priority is 1 + the jobs of its group already waiting or running (a per-group
+ * counter in Redis), so every key's first task runs before anyone's second. A group
+ * runs at most `maxRunningPerGroup` jobs at once across all workers: a worker that
+ * picks a job over the cap puts it back, delayed by a moment. Running jobs are kept
+ * in a per-group sorted set with a heartbeat, so a killed worker's entries lapse
+ * after the lock duration instead of blocking the key.
  */
 export interface BullQueueOptions {
   readonly redisUrl: string;
@@ -23,7 +31,27 @@ export interface BullQueueOptions {
   readonly maxStalledCount: number;
   readonly retryDelayMs?: number;
   readonly name?: string;
+  /** Jobs of one group (API key) running at once, across all workers; 0 or unset = no cap. */
+  readonly maxRunningPerGroup?: number;
 }
+
+/** BullMQ's largest priority. */
+const MAX_PRIORITY = 2_097_152;
+
+/** Keeps a running-set entry for ARGV[2] if the group is under the cap ARGV[1] (0 = none); 1 if admitted. */
+const ADMIT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[4]))
+local cap = tonumber(ARGV[1])
+if cap > 0 and not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= cap then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1`;
+
+/** Decrements a counter, never below zero. */
+const RELEASE = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n <= 1 then redis.call('DEL', KEYS[1]) return 0 end
+return redis.call('DECR', KEYS[1])`;
 
 class RetryLater extends Error {
   constructor() {
@@ -48,7 +76,11 @@ export class BullQueue implements JobQueue {
     this.queue = new Queue(this.name, { connection: this.connection, prefix: options.prefix });
   }
 
-  async enqueue(taskId: string): Promise<void> {
+  private groupKey(kind: 'queued' | 'running', group: string): string {
+    return `${this.options.prefix}:${this.name}:fair:${kind}:${group}`;
+  }
+
+  async enqueue(taskId: string, options: EnqueueOptions = {}): Promise<void> {
     const existing = await this.queue.getJob(taskId);
     if (existing) {
       const state = await existing.getState();
@@ -56,11 +88,16 @@ export class BullQueue implements JobQueue {
       if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return;
       await existing.remove().catch(() => undefined);
     }
+    const group = options.group ?? '';
+    const counter = this.groupKey('queued', group);
+    // The counter lapses a day after its group's last enqueue, so a count left by a crash heals.
+    const [[, rank]] = (await this.connection.multi().incr(counter).pexpire(counter, 86_400_000).exec()) as [[unknown, number], unknown];
     await this.queue.add(
       'enhance',
-      { taskId },
+      { taskId, group },
       {
         jobId: taskId,
+        priority: Math.min(MAX_PRIORITY, Math.max(1, rank)),
         attempts: 1000,
         backoff: { type: 'fixed', delay: this.options.retryDelayMs ?? 2000 },
         removeOnComplete: true,
@@ -72,14 +109,28 @@ export class BullQueue implements JobQueue {
   async start(handler: JobHandler): Promise<void> {
     this.worker = new Worker(
       this.name,
-      async (job: Job<{ taskId: string }>) => {
+      async (job: Job<{ taskId: string; group?: string }>, token?: string) => {
+        const group = job.data.group ?? '';
+        const runningKey = this.groupKey('running', group);
+        const staleMs = this.options.lockDurationMs;
+        const admit = () => this.connection.eval(ADMIT, 1, runningKey, String(this.options.maxRunningPerGroup ?? 0), job.id!, String(Date.now()), String(staleMs));
+        if ((await admit()) !== 1) {
+          // The key has its share running: let other keys' jobs go first, try again shortly.
+          await job.moveToDelayed(Date.now() + 250, token);
+          throw new DelayedError();
+        }
+        const heartbeat = setInterval(() => void admit().catch(() => undefined), Math.max(500, Math.floor(staleMs / 3)));
         const controller = new AbortController();
         this.running.add(controller);
+        let outcome: Awaited<ReturnType<JobHandler>> = 'done';
         try {
-          const outcome = await handler(job.data.taskId, controller.signal);
+          outcome = await handler(job.data.taskId, controller.signal);
           if (outcome === 'retry') throw new RetryLater();
         } finally {
+          clearInterval(heartbeat);
           this.running.delete(controller);
+          await this.connection.zrem(runningKey, job.id!).catch(() => undefined);
+          if (outcome !== 'retry') await this.connection.eval(RELEASE, 1, this.groupKey('queued', group)).catch(() => undefined);
         }
       },
       {
@@ -105,8 +156,14 @@ export class BullQueue implements JobQueue {
   }
 
   async cancel(taskId: string): Promise<void> {
-    const job = await this.queue.getJob(taskId);
-    if (job && (await job.getState()) !== 'active') await job.remove().catch(() => undefined);
+    const job = (await this.queue.getJob(taskId)) as Job<{ taskId: string; group?: string }> | undefined;
+    if (job && (await job.getState()) !== 'active') {
+      const removed = await job.remove().then(
+        () => true,
+        () => false,
+      );
+      if (removed) await this.connection.eval(RELEASE, 1, this.groupKey('queued', job.data.group ?? '')).catch(() => undefined);
+    }
   }
 
   /** Stops taking jobs; running ones get `graceMs`, then are told to stop (and go back to the queue). */

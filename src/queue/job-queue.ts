@@ -9,8 +9,17 @@
 export type JobOutcome = 'done' | 'retry' | 'skipped';
 export type JobHandler = (taskId: string, signal: AbortSignal) => Promise<JobOutcome>;
 
+/** How a job is scheduled. */
+export interface EnqueueOptions {
+  /**
+   * Fairness group, the task's API key: free slots go round robin between groups with
+   * waiting jobs, and each group has a cap on jobs running at once.
+   */
+  readonly group?: string;
+}
+
 export interface JobQueue {
-  enqueue(taskId: string): Promise<void>;
+  enqueue(taskId: string, options?: EnqueueOptions): Promise<void>;
   /** Starts consuming with `concurrency` jobs at once. */
   start(handler: JobHandler): Promise<void>;
   /** Stops taking jobs; running ones get `graceMs` to finish, then their signal aborts. */

@@ -27,7 +27,8 @@ export class FsBlobStore implements BlobStore {
       await writeFile(tmp, data);
       await rename(tmp, p);
     } catch (err) {
-      await rm(tmp, { force: true });
+      // Cleaning up may fail the same way (e.g. ENOTDIR): the storage error is what counts.
+      await rm(tmp, { force: true }).catch(() => undefined);
       throw new ClearShotError('STORAGE_FAILED', 'storing a file failed', { cause: err });
     }
   }

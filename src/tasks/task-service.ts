@@ -87,7 +87,7 @@ export class TaskService {
     if (source.kind === 'url') {
       // Size unknown until downloaded: hold the smaller price now, the rest later.
       const task = await this.deps.tasks.create({ id, keyId: key.id, createdAt, request, source: { kind: 'url', url: source.url }, credits: 2 });
-      await this.deps.queue.enqueue(id);
+      await this.deps.queue.enqueue(id, { group: key.id });
       return task;
     }
     let header: ImageHeader | undefined;
@@ -114,7 +114,7 @@ export class TaskService {
         input: { width: header.width, height: header.height, format: header.format },
         credits: creditCost(header.width, header.height),
       });
-      await this.deps.queue.enqueue(id);
+      await this.deps.queue.enqueue(id, { group: key.id });
       return task;
     } catch (err) {
       await this.deps.blobs.delete(blob);
@@ -209,7 +209,7 @@ export class TaskService {
     if (requeueActive) await this.deps.tasks.requeueActive();
     let n = 0;
     for (const id of await this.deps.tasks.queuedIds(100_000)) {
-      await this.deps.queue.enqueue(id);
+      await this.enqueue(id);
       n++;
     }
     return n;
@@ -225,9 +225,15 @@ export class TaskService {
     const stale = await this.deps.tasks.staleOpenTasks(now - queuedMs, now - activeMs, 1000);
     for (const t of stale) {
       if (t.state !== STATE.QUEUED) await this.deps.tasks.transition(t.id, STATE.QUEUED, { progress: 0, countAttempt: true });
-      await this.deps.queue.enqueue(t.id);
+      await this.enqueue(t.id);
     }
     return stale.length;
+  }
+
+  /** Enqueues a stored task in its key's fairness group. */
+  private async enqueue(id: string): Promise<void> {
+    const task = await this.deps.tasks.get(id);
+    if (task) await this.deps.queue.enqueue(id, { group: task.keyId });
   }
 
   /** Deletes expired result files and purges tasks past retention. Returns the counts. */

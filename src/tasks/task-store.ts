@@ -66,5 +66,7 @@ export interface TaskStore {
   delete(id: string): Promise<void>;
   /** Tasks by state, for metrics. */
   countByState(): Promise<Partial<Record<TaskState, number>>>;
+  /** For /healthz: whether the database answers and is intact (detail safe to show anyone). */
+  health(): Promise<{ ok: boolean; detail: string }>;
   close(): Promise<void>;
 }

@@ -26,6 +26,15 @@ export interface ProcessorConfig {
   readonly fetch: FetchLimits;
   /** Minimum interval between progress writes, ms. */
   readonly progressIntervalMs?: number;
+  /** First delay between tries of storing a result, ms (doubles each time; default 500). */
+  readonly storeRetryDelayMs?: number;
+}
+
+/** Storing the result failed on every try: the task fails (-2) without running again. */
+class StoreFailed extends ClearShotError {
+  constructor(cause: unknown) {
+    super('STORAGE_FAILED', 'storing the result failed', { cause });
+  }
 }
 
 export interface ProcessorDeps {
@@ -71,7 +80,7 @@ export class TaskProcessor {
         await tasks.transition(taskId, STATE.QUEUED, { progress: 0 });
         return 'retry';
       }
-      if (error.retryable && task.attempts + 1 < this.deps.config.maxAttempts) {
+      if (error.retryable && !(err instanceof StoreFailed) && task.attempts + 1 < this.deps.config.maxAttempts) {
         this.deps.log?.({ taskId, code: error.code, attempt: task.attempts + 1 }, 'task failed, will retry');
         await tasks.transition(taskId, STATE.QUEUED, { progress: 0, countAttempt: true });
         return 'retry';
@@ -140,11 +149,7 @@ export class TaskProcessor {
     if (late) throw late;
 
     const blob = `results/${task.id}.${EXTENSIONS[result.contentType] ?? 'bin'}`;
-    try {
-      await blobs.put(blob, result.data, result.contentType);
-    } catch (err) {
-      throw new ClearShotError('STORAGE_FAILED', 'storing the result failed', { cause: err });
-    }
+    await this.storeResult(task.id, blob, result.data, result.contentType, signal);
     const now = this.now();
     const done = await tasks.complete(
       task.id,
@@ -162,6 +167,25 @@ export class TaskProcessor {
     }
     this.deps.service.events.settled(done);
     return done;
+  }
+
+  /**
+   * Keeps the result, retrying the store itself (up to `maxAttempts` times, with
+   * back-off) rather than the whole task: a retry of the task would run the inference
+   * again. When every try failed the task fails with state -2.
+   */
+  private async storeResult(taskId: string, blob: string, data: Uint8Array, contentType: string, signal: AbortSignal): Promise<void> {
+    const tries = Math.max(1, this.deps.config.maxAttempts);
+    for (let i = 1; ; i++) {
+      try {
+        await this.deps.blobs.put(blob, data, contentType);
+        return;
+      } catch (err) {
+        if (i >= tries || signal.aborted) throw new StoreFailed(err);
+        this.deps.log?.({ taskId, attempt: i, err: (err as Error).message }, 'storing the result failed, will retry');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, (this.deps.config.storeRetryDelayMs ?? 500) * 2 ** (i - 1))));
+      }
+    }
   }
 
   private async input(task: Task, signal: AbortSignal): Promise<Uint8Array> {

@@ -3,11 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import type { JobOutcome, JobQueue } from '../../src/queue/job-queue.js';
 
 /** One conformance suite for the job queue port (in-process, BullMQ on Redis). */
-export function queueConformance(name: string, open: (concurrency: number) => Promise<{ queue: JobQueue; cleanup: () => Promise<void> }>): void {
+export function queueConformance(name: string, open: (concurrency: number, maxRunningPerGroup?: number) => Promise<{ queue: JobQueue; cleanup: () => Promise<void> }>): void {
   describe(`job queue conformance: ${name}`, () => {
     const opened: Array<{ queue: JobQueue; cleanup: () => Promise<void> }> = [];
-    const make = async (concurrency: number) => {
-      const q = await open(concurrency);
+    const make = async (concurrency: number, maxRunningPerGroup = 0) => {
+      const q = await open(concurrency, maxRunningPerGroup);
       opened.push(q);
       return q.queue;
     };
@@ -57,6 +57,54 @@ export function queueConformance(name: string, open: (concurrency: number) => Pr
       await queue.enqueue('r');
       await waitFor(() => runs.length >= 2);
       assert.deepEqual(runs, ['r', 'r']);
+    });
+
+    it('is fair between groups (API keys): one key\'s backlog does not hold back another key\'s task', async () => {
+      const queue = await make(1);
+      const runs: string[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      await queue.start(async (id): Promise<JobOutcome> => {
+        runs.push(id);
+        if (id === 'a1') await gate;
+        return 'done';
+      });
+      await queue.enqueue('a1', { group: 'A' });
+      await waitFor(() => runs.includes('a1'));
+      for (const id of ['a2', 'a3', 'a4', 'a5', 'a6']) await queue.enqueue(id, { group: 'A' });
+      await queue.enqueue('b1', { group: 'B' });
+      release();
+      await waitFor(() => runs.length === 7);
+      // A plain FIFO ran b1 last, after all of A's backlog.
+      assert.deepEqual(runs, ['a1', 'b1', 'a2', 'a3', 'a4', 'a5', 'a6']);
+    });
+
+    it('runs at most maxRunningPerGroup jobs of one group at once, leaving slots to others', async () => {
+      const queue = await make(3, 1);
+      const running = new Map<string, number>();
+      let maxA = 0;
+      const done: string[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      await queue.start(async (id): Promise<JobOutcome> => {
+        const group = id[0]!;
+        running.set(group, (running.get(group) ?? 0) + 1);
+        if (group === 'a') maxA = Math.max(maxA, running.get(group)!);
+        await gate;
+        await new Promise((r) => setTimeout(r, 20));
+        running.set(group, running.get(group)! - 1);
+        done.push(id);
+        return 'done';
+      });
+      for (const id of ['a1', 'a2', 'a3']) await queue.enqueue(id, { group: 'A' });
+      await queue.enqueue('b1', { group: 'B' });
+      await waitFor(() => running.get('b') === 1 && running.get('a') === 1);
+      await new Promise((r) => setTimeout(r, 600)); // time for a wrong second 'a' to start
+      assert.equal(maxA, 1, 'one job of A at a time');
+      release();
+      await waitFor(() => done.length === 4);
+      assert.equal(maxA, 1);
+      assert.deepEqual(done.sort(), ['a1', 'a2', 'a3', 'b1']);
     });
 
     it('stop() gives running jobs their grace, then aborts their signal', async () => {

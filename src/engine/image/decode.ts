@@ -74,7 +74,11 @@ async function decodeWithSharp(bytes: Uint8Array, format: SourceFormat, options:
 
   const sixteen = meta.depth === 'ushort' || meta.depth === 'short';
   const cmyk = meta.space === 'cmyk';
-  let pipeline = sharp(bytes, { failOn: 'error', limitInputPixels: MAX_SIDE * MAX_SIDE, autoOrient: true, pages: 1, page: 0 });
+  // JPEG: libjpeg reports corrupt entropy data ("premature end of data segment", "bad
+  // Huffman code", "extraneous bytes") as warnings and fills the rest with grey; such a
+  // file is refused (state -7, not charged), not enhanced (README, "Security and privacy").
+  const failOn = format === 'jpeg' ? 'warning' : 'error';
+  let pipeline = sharp(bytes, { failOn, limitInputPixels: MAX_SIDE * MAX_SIDE, autoOrient: true, pages: 1, page: 0 });
   let icc: Uint8Array | undefined;
   const colorChannels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
   if (cmyk) {

@@ -1,4 +1,6 @@
 import { availableParallelism } from 'node:os';
+// Must stay ahead of onnxruntime-node: it turns ONNX Runtime's telemetry off.
+import './ort-telemetry.js';
 import * as ort from 'onnxruntime-node';
 import { ClearShotError } from '../../errors/index.js';
 import { ONNX_INPUT, ONNX_OUTPUT } from './ncnn-to-onnx.js';
