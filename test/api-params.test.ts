@@ -29,9 +29,9 @@ async function expect400(res: Response, field: RegExp) {
 
 describe('POST parameters', () => {
   it('exactly one of image_url and image_file', async () => {
-    await expect400(await createMultipart(server, {}), /one of image_url or image_file is required/);
-    await expect400(await createMultipart(server, { image_url: 'https://example.com/a.jpg' }, image), /exactly one of image_url and image_file/);
-    await expect400(await createJson(server, {}), /one of image_url or image_file is required/);
+    await expect400(await createMultipart(server, {}), /one of image_url, image_file or image_base64 is required/);
+    await expect400(await createMultipart(server, { image_url: 'https://example.com/a.jpg' }, image), /exactly one of image_url, image_file and image_base64, not image_url and image_file/);
+    await expect400(await createJson(server, {}), /one of image_url, image_file or image_base64 is required/);
     await expect400(await createForm(server, { image_file: 'not a file' }), /image_file must be sent as a file part/);
     await expect400(await createMultipart(server, {}, new Uint8Array(0)), /image_file is empty/);
   });
@@ -59,7 +59,7 @@ describe('POST parameters', () => {
     form.append('sync', '0');
     form.append('image_file', new Blob([image]), 'photo.png');
     const post = (body: FormData | URLSearchParams) => fetch(`${server.url}/api/tasks/visual/scale`, { method: 'POST', headers: { 'X-API-KEY': server.key }, body });
-    await expect400(await post(form), /for sync but received/);
+    await expect400(await post(form), /expected one value for sync but received 2 values/);
     await expect400(await post(new URLSearchParams([['image_url', 'https://example.com/a.jpg'], ['sync', '1'], ['sync', '0']])), /for sync but received/);
     const two = new FormData();
     two.append('image_file', new Blob([image]), 'a.png');

@@ -102,7 +102,7 @@ describe('scale-out: 2 APIs, 2 workers, PostgreSQL + Redis + S3', () => {
         // take the task over once worker 1's job lock expires.
         const target = tasks.find((t) => t.width === 768)!;
         const deadline = Date.now() + 60_000;
-        while ((await query(api2, target.key, target.id)).state !== 4) {
+        while ((await query(api2, target.key, target.id)).phase !== 'processing') {
           if (Date.now() > deadline) throw new Error('worker 1 never processed the medium task');
           await new Promise((r) => setTimeout(r, 10));
         }

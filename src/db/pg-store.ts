@@ -218,6 +218,10 @@ export class PgStore implements TaskStore, KeyStore {
     return rows.map((r) => r.id);
   }
 
+  async queuedBefore(createdAt: number): Promise<number> {
+    return Number((await this.pool.query<{ n: string }>('SELECT COUNT(*) AS n FROM tasks WHERE state = 0 AND created_at < $1', [createdAt])).rows[0]!.n);
+  }
+
   async queuedIds(limit: number): Promise<string[]> {
     return (await this.pool.query<{ id: string }>('SELECT id FROM tasks WHERE state = 0 ORDER BY created_at, id LIMIT $1', [limit])).rows.map((r) => r.id);
   }

@@ -184,6 +184,10 @@ export class SqliteStore implements TaskStore, KeyStore {
     return rows.map((r) => r.id);
   }
 
+  async queuedBefore(createdAt: number): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM tasks WHERE state = 0 AND created_at < ?').get(createdAt) as { n: number }).n;
+  }
+
   async queuedIds(limit: number): Promise<string[]> {
     return (this.db.prepare('SELECT id FROM tasks WHERE state = 0 ORDER BY created_at, id LIMIT ?').all(limit) as Array<{ id: string }>).map((r) => r.id);
   }

@@ -9,6 +9,7 @@ import { failure, success } from './envelope.js';
 import { resultRoutes } from './routes/result-routes.js';
 import { taskRoutes, type TaskRoutesDeps } from './routes/task-routes.js';
 import { createBodyDoc } from './schemas.js';
+import { untypedJsonBodies } from './untyped-body.js';
 import type { UrlSigner } from '../storage/signed-url.js';
 
 /**
@@ -61,6 +62,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(fastifyMultipart, { throwFileSizeLimit: true, limits: { fileSize: deps.config.maxUploadBytes } });
   await app.register(fastifyFormbody);
+  untypedJsonBodies(app);
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',

@@ -53,6 +53,8 @@ export interface TaskStore {
   complete(id: string, result: TaskResult, patch?: TaskPatch): Promise<Task | undefined>;
   /** Every task in an active state goes back to QUEUED (restart recovery); their ids. */
   requeueActive(): Promise<string[]>;
+  /** How many QUEUED tasks were created before `createdAt` (a queued task's place in line). */
+  queuedBefore(createdAt: number): Promise<number>;
   /** QUEUED task ids, oldest first. */
   queuedIds(limit: number): Promise<string[]>;
   /** Tasks queued before `queuedBefore`, or active since before `activeBefore` (epoch ms). */
