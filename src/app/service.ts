@@ -16,6 +16,8 @@ import { loadOrCreateSecret } from '../storage/url-secret.js';
 import { TaskService } from '../tasks/task-service.js';
 import type { TaskStore } from '../tasks/task-store.js';
 import { TaskProcessor } from '../worker/task-processor.js';
+import { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { loadOrCreateWebhookSecret } from '../webhooks/signature.js';
 import { openAdapters } from './adapters.js';
 
 /**
@@ -69,6 +71,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     now,
   });
   const metrics = new Metrics(() => queue.depth());
+  const callbackGuard = { allowPrivate: config.allowPrivateUrls };
+  // Every process delivers owed webhooks (whoever polls first), so all sign alike.
+  const webhookSecrets = config.webhookSecrets ? config.webhookSecrets.split(',') : [await loadOrCreateWebhookSecret(join(config.dataPath, 'webhook-secret'))];
+  const webhooks = new WebhookDispatcher(
+    { store, tasks, registry: metrics.registry, now, log: (level, obj, msg) => logger[level](obj, msg) },
+    { secrets: webhookSecrets, retryDelaysMs: config.webhookRetryS.map((s) => s * 1000), timeoutMs: config.webhookTimeoutS * 1000, guard: callbackGuard },
+  );
 
   let engine: Engine | undefined;
   const ownEngine = works && !options.engine;
@@ -121,6 +130,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         signer,
         limiter: adapters.limiter,
         metrics,
+        callbackGuard,
         logger,
         now,
         config: {
@@ -142,6 +152,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (r.expired || r.purged || requeued) logger.info({ ...r, requeued }, 'sweeper');
     return r;
   };
+  webhooks.start();
   const timer =
     options.sweeper === false || !serves ? undefined : setInterval(() => void sweep().catch((err: unknown) => logger.error({ err }, 'sweeper failed')), config.sweepIntervalS * 1000);
   timer?.unref();
@@ -158,6 +169,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       tasks.stopWaiting();
       await app.close();
       await queue.stop(graceMs);
+      await webhooks.stop();
       if (ownEngine) await engine?.close();
       await adapters.close();
     },

@@ -11,6 +11,8 @@ const problems = (env: Record<string, string>) => {
   }
 };
 
+const SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+
 describe('configuration', () => {
   it('embedded defaults need nothing', () => {
     const c = loadConfig({});
@@ -39,8 +41,18 @@ describe('configuration', () => {
   it('a shared queue needs a shared database; AWS keys come in pairs', () => {
     assert.match(problems({ REDIS_URL: 'redis://h' }), /DATABASE_URL is required with REDIS_URL/);
     assert.match(problems({ AWS_ACCESS_KEY_ID: 'a' }), /go together/);
-    const ok = loadConfig({ ROLE: 'worker', DATABASE_URL: 'postgres://h/db', REDIS_URL: 'redis://h', STORAGE: 's3', S3_BUCKET: 'b', S3_FORCE_PATH_STYLE: '1' });
+    const ok = loadConfig({ ROLE: 'worker', DATABASE_URL: 'postgres://h/db', REDIS_URL: 'redis://h', STORAGE: 's3', S3_BUCKET: 'b', S3_FORCE_PATH_STYLE: '1', CLEARSHOT_WEBHOOK_SECRET: SECRET });
     assert.deepEqual([ok.role, ok.s3ForcePathStyle, ok.s3Region], ['worker', true, 'us-east-1']);
+  });
+
+  it('webhooks: the secret is whsec_ base64 and shared in scale-out; delays are a list of seconds', () => {
+    assert.match(problems({ ROLE: 'api' }), /CLEARSHOT_WEBHOOK_SECRET is required with ROLE=api/);
+    assert.match(problems({ CLEARSHOT_WEBHOOK_SECRET: 'hunter2' }), /CLEARSHOT_WEBHOOK_SECRET: secret 1 is invalid \(expected whsec_ followed by base64\)/);
+    assert.match(problems({ CLEARSHOT_WEBHOOK_SECRET: `${SECRET},whsec_AAAA` }), /secret 2 is invalid \(the key must be 24 to 64 bytes, not 3\)/);
+    assert.match(problems({ CLEARSHOT_WEBHOOK_RETRY_S: '10,soon' }), /CLEARSHOT_WEBHOOK_RETRY_S: expected up to 20 comma-separated delays/);
+    const c = loadConfig({ CLEARSHOT_WEBHOOK_SECRET: ` ${SECRET} , ${SECRET}`, CLEARSHOT_WEBHOOK_RETRY_S: '1,2.5' });
+    assert.deepEqual([c.webhookSecrets, c.webhookRetryS], [`${SECRET},${SECRET}`, [1, 2.5]]);
+    assert.deepEqual(loadConfig({}).webhookRetryS, [10, 60, 180, 360]);
   });
 
   it('the result is frozen', () => {

@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClearShotError } from '../errors/index.js';
 import { MODEL_NAMES, type ModelName } from '../engine/types.js';
+import { secretKey } from '../webhooks/signature.js';
 
 /**
  * The one configuration module: every environment variable ClearShot reads, with its
@@ -69,6 +70,26 @@ const url =
     }
   };
 
+const webhookSecrets: Parser<string> = (raw, name) => {
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const [i, secret] of list.entries()) {
+    try {
+      secretKey(secret);
+    } catch (err) {
+      throw new ConfigProblem(`${name}: secret ${i + 1} is invalid (${(err as Error).message}); generate one with: node -e "console.log('whsec_' + require('crypto').randomBytes(32).toString('base64'))"`);
+    }
+  }
+  if (list.length === 0) throw new ConfigProblem(`${name}: expected whsec_ secrets, comma-separated`);
+  return list.join(',');
+};
+const seconds: Parser<readonly number[]> = (raw, name) => {
+  const list = raw.split(',').map((s) => s.trim());
+  if (list.length > 20 || list.some((s) => !/^\d+(\.\d+)?$/.test(s) || Number(s) > 86400)) {
+    throw new ConfigProblem(`${name}: expected up to 20 comma-separated delays in seconds (each at most 86400) but received ${JSON.stringify(raw)}`);
+  }
+  return list.map(Number);
+};
+
 function v<T>(name: string, def: NoInfer<T>, parse: Parser<NonNullable<T>>, doc: string, docDefault?: string): Variable<T> {
   return { name, default: def, parse, doc, ...(docDefault ? { docDefault } : {}) };
 }
@@ -117,6 +138,18 @@ export const VARIABLES = {
   awsAccessKeyId: v<string | undefined>('AWS_ACCESS_KEY_ID', undefined, str, 'S3 credentials; unset: the AWS SDK\'s default chain (instance role, ~/.aws).'),
   awsSecretAccessKey: v<string | undefined>('AWS_SECRET_ACCESS_KEY', undefined, str, 'S3 credentials (with AWS_ACCESS_KEY_ID).'),
   awsSessionToken: v<string | undefined>('AWS_SESSION_TOKEN', undefined, str, 'Optional S3 session token.'),
+  webhookSecrets: v<string | undefined>(
+    'CLEARSHOT_WEBHOOK_SECRET',
+    undefined,
+    webhookSecrets,
+    'Secret(s) signing callback_url webhooks (Standard Webhooks: `whsec_` + base64 of 24-64 bytes), comma-separated: every one signs, so receivers can rotate. Required when several processes share the database (ROLE=api/worker).',
+    'random, kept in `$DATA_DIR/webhook-secret`',
+  ),
+  webhookRetryS: v<readonly number[]>('CLEARSHOT_WEBHOOK_RETRY_S', [10, 60, 180, 360], seconds, 'Delays in seconds between webhook attempts (n delays = n + 1 attempts); the default makes 5 attempts over about 10 minutes.', '`10,60,180,360`'),
+  webhookTimeoutS: v('CLEARSHOT_WEBHOOK_TIMEOUT_S', 10, num(0.1, 120), 'Time limit of one webhook attempt (connect, send, answer); past it the attempt counts as failed.'),
+  eventsMaxPerKey: v('CLEARSHOT_EVENTS_MAX_PER_KEY', 10, int(1, 10000), 'Live progress streams (GET .../{task_id}/events) open at once per API key and API process; one more gets 429.'),
+  eventsMaxS: v('CLEARSHOT_EVENTS_MAX_S', 600, num(1, 86400), 'A live progress stream closes after this long (event `timeout`); clients reconnect or poll.'),
+  eventsHeartbeatS: v('CLEARSHOT_EVENTS_HEARTBEAT_S', 15, num(0.1, 3600), 'Interval of heartbeat comments on an idle progress stream (keeps proxies from closing it).'),
   jobLockS: v('CLEARSHOT_JOB_LOCK_S', 30, num(1, 3600), 'Scale-out: a worker that stops renewing its job lock for this long is considered dead and its task goes to another worker.'),
 } as const;
 
@@ -175,6 +208,7 @@ function crossChecks(c: Values): string[] {
     if (!c.redisUrl) missing('REDIS_URL', why);
     if (c.storage !== 's3') problems.push(`STORAGE=s3 is required ${why}`);
     if (c.role === 'api' && !c.urlSecrets) missing('CLEARSHOT_URL_SECRET', 'with ROLE=api (every API process must sign result URLs alike)');
+    if (!c.webhookSecrets) missing('CLEARSHOT_WEBHOOK_SECRET', `with ROLE=${c.role} (every process may deliver webhooks and must sign them alike)`);
   }
   if (c.storage === 's3' && !c.s3Bucket) missing('S3_BUCKET', 'with STORAGE=s3');
   if ((c.awsAccessKeyId === undefined) !== (c.awsSecretAccessKey === undefined)) problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together');

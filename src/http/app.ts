@@ -8,7 +8,7 @@ import { ClearShotError } from '../errors/index.js';
 import { failure, success } from './envelope.js';
 import { resultRoutes } from './routes/result-routes.js';
 import { taskRoutes, type TaskRoutesDeps } from './routes/task-routes.js';
-import { createBodyDoc } from './schemas.js';
+import { createBodyDoc, taskEndedCallbackDoc } from './schemas.js';
 import { untypedJsonBodies } from './untyped-body.js';
 import type { UrlSigner } from '../storage/signed-url.js';
 
@@ -92,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             'application/json': { schema: createBodyDoc },
           },
         };
+        post.callbacks = taskEndedCallbackDoc;
       }
       return spec;
     },

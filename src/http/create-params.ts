@@ -2,6 +2,7 @@ import { MODEL_NAMES, type ModelName, type OutputFormat, type ScaleFactor } from
 import { ClearShotError, badArgument } from '../errors/index.js';
 import { checkUrlSyntax } from '../net/url-fetcher.js';
 import { decodeBase64Image } from './base64-image.js';
+import { checkCallbackSyntax } from '../webhooks/callback-url.js';
 import type { CreateSource } from '../tasks/task-service.js';
 import type { EnhanceType, ReturnType, TaskRequest } from '../tasks/task.js';
 
@@ -76,7 +77,10 @@ export function parseCreate(
   }
   const keepGps = choice(fields, 'keep_gps', [0, 1] as const, 0, '0 or 1') === 1;
 
-  const request: TaskRequest = { returnType, sync, type, scale, model, format, keepGps };
+  const callbackUrl = text(fields, 'callback_url');
+  if (callbackUrl !== undefined) checkCallbackSyntax(callbackUrl);
+
+  const request: TaskRequest = { returnType, sync, type, scale, model, format, keepGps, ...(callbackUrl !== undefined ? { callbackUrl } : {}) };
   if (url !== undefined) {
     checkUrlSyntax(url, defaults.maxUrlLength);
     return { request, source: { kind: 'url', url } };

@@ -72,5 +72,31 @@ export const createBodyDoc = {
     model: { type: 'string', enum: ['fast', 'quality'], description: 'Extension: network to use (default fast).' },
     format: { type: 'string', enum: ['jpg', 'png', 'webp', 'tiff'], description: "Extension: output format (default: the input's family)." },
     keep_gps: { type: 'integer', enum: [0, 1], default: 0, description: 'Extension: keep GPS EXIF tags (dropped by default).' },
+    callback_url: {
+      type: 'string',
+      maxLength: 512,
+      description:
+        'Extension: http(s) URL that receives the final task view (the GET envelope) when the task ends, success or failure, signed in the Standard Webhooks convention. Same private-network guard as image_url, at creation and at delivery.',
+    },
+  },
+} as const;
+
+/** The callback_url webhook, as an OpenAPI callback of the create operation. */
+export const taskEndedCallbackDoc = {
+  taskEnded: {
+    '{$request.body#/callback_url}': {
+      post: {
+        summary: 'The task ended (success or failure)',
+        description:
+          'At least once, retried with backoff (CLEARSHOT_WEBHOOK_RETRY_S) on network errors, timeouts and non-2xx answers. Headers: webhook-id (the task id, the same on every retry), webhook-timestamp (Unix seconds), webhook-signature ("v1,<base64 HMAC-SHA256 over id.timestamp.body>", space-separated when several secrets sign).',
+        parameters: [
+          { name: 'webhook-id', in: 'header', required: true, schema: { type: 'string' } },
+          { name: 'webhook-timestamp', in: 'header', required: true, schema: { type: 'string' } },
+          { name: 'webhook-signature', in: 'header', required: true, schema: { type: 'string' } },
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: taskEnvelopeSchema } } },
+        responses: { '2XX': { description: 'Delivered; anything else is retried.' } },
+      },
+    },
   },
 } as const;

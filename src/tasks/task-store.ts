@@ -1,3 +1,4 @@
+import type { WebhookStore } from '../webhooks/webhook-store.js';
 import type { Task, TaskRequest, TaskResult, TaskSource, TaskState } from './task.js';
 
 /**
@@ -35,7 +36,7 @@ export interface TaskPatch {
   readonly countAttempt?: boolean;
 }
 
-export interface TaskStore {
+export interface TaskStore extends WebhookStore {
   /** Inserts a QUEUED task and holds its credits, atomically; INSUFFICIENT_CREDITS if the key cannot pay. */
   create(task: NewTask): Promise<Task>;
   get(id: string): Promise<Task | undefined>;

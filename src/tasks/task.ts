@@ -83,6 +83,8 @@ export interface TaskRequest {
   readonly model: ModelName;
   readonly format?: OutputFormat | undefined;
   readonly keepGps: boolean;
+  /** Where the final task view is POSTed when the task ends (README, "Callbacks"). */
+  readonly callbackUrl?: string | undefined;
 }
 
 export type TaskSource = { readonly kind: 'file'; readonly blob: string } | { readonly kind: 'url'; readonly url: string; readonly blob?: string | undefined };

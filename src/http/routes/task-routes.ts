@@ -12,6 +12,7 @@ import { authenticate } from '../auth.js';
 import type { KeyService } from '../../keys/key-service.js';
 import { taskEnvelopeSchema } from '../schemas.js';
 import { base64TextLimit } from '../base64-image.js';
+import { checkCallbackUrl, type CallbackGuard } from '../../webhooks/callback-url.js';
 
 /** Text fields other than image_base64 stay small. */
 const FIELD_LIMIT = 64 * 1024;
@@ -22,6 +23,8 @@ export interface TaskRoutesDeps {
   readonly blobs: BlobStore;
   readonly limiter: RateLimiter;
   readonly metrics: Metrics;
+  /** The address policy for callback_url (the same as image_url's). */
+  readonly callbackGuard?: CallbackGuard;
   readonly config: {
     readonly defaultModel: ModelName;
     readonly maxUploadBytes: number;
@@ -113,6 +116,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
         maxUrlLength: 512,
         maxUploadBytes: deps.config.maxUploadBytes,
       });
+      if (taskRequest.callbackUrl !== undefined) await checkCallbackUrl(taskRequest.callbackUrl, deps.callbackGuard ?? { allowPrivate: false });
       let task = await deps.tasks.create(key, taskRequest, source);
       deps.metrics.tasksCreated.inc();
       request.log.info({ taskId: task.id, keyId: key.id, source: source.kind, state: task.state }, 'task created');
