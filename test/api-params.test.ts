@@ -171,6 +171,7 @@ describe('operability endpoints', () => {
     const post = spec.paths['/api/tasks/visual/scale']!.post as { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> }; callbacks?: Record<string, unknown> };
     for (const field of ['image_base64', 'callback_url']) assert.ok(post.requestBody.content['application/json']!.schema.properties[field], field);
     assert.ok(post.callbacks?.taskEnded, 'the webhook is documented as a callback');
+    assert.ok(spec.paths['/api/tasks/visual/scale/{task_id}/events']?.get, 'the progress stream is documented');
     assert.ok(spec.paths['/api/tasks/visual/scale/{task_id}']?.get);
     const docs = await fetch(`${server.url}/docs/`);
     assert.equal(docs.status, 200);

@@ -141,6 +141,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           syncTimeoutMs: config.syncTimeoutS * 1000,
         },
         health,
+        events: { maxPerKey: config.eventsMaxPerKey, maxMs: config.eventsMaxS * 1000, heartbeatMs: config.eventsHeartbeatS * 1000 },
         extraRoutes: webRoutes,
       })
     : await buildOpsApp({ metrics, health, logger });

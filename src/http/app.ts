@@ -6,6 +6,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ClearShotError } from '../errors/index.js';
 import { failure, success } from './envelope.js';
+import { eventRoutes } from './routes/event-routes.js';
 import { resultRoutes } from './routes/result-routes.js';
 import { taskRoutes, type TaskRoutesDeps } from './routes/task-routes.js';
 import { createBodyDoc, taskEndedCallbackDoc } from './schemas.js';
@@ -24,6 +25,8 @@ export interface AppDeps extends TaskRoutesDeps {
   /** A pino logger for request logs (JSON, with request ids); none when absent. */
   readonly logger?: FastifyBaseLogger;
   readonly now?: () => number;
+  /** Live progress streams (GET .../{task_id}/events); defaults when absent. */
+  readonly events?: { readonly maxPerKey: number; readonly maxMs: number; readonly heartbeatMs: number; readonly pollMs?: number };
   /** Extra routes registered last (e.g. the web playground). */
   readonly extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
 }
@@ -121,6 +124,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) => reply.code(404).send(failure(404, `no route ${request.method} ${request.url.split('?')[0]}`)));
 
   taskRoutes(app, deps);
+  eventRoutes(app, {
+    tasks: deps.tasks,
+    keys: deps.keys,
+    limiter: deps.limiter,
+    config: {
+      queryRateLimit: deps.config.queryRateLimit,
+      eventsMaxPerKey: deps.events?.maxPerKey ?? 10,
+      eventsMaxMs: deps.events?.maxMs ?? 600_000,
+      eventsHeartbeatMs: deps.events?.heartbeatMs ?? 15_000,
+      ...(deps.events?.pollMs !== undefined ? { eventsPollMs: deps.events.pollMs } : {}),
+    },
+  });
   resultRoutes(app, { blobs: deps.blobs, signer: deps.signer, ...(deps.now ? { now: deps.now } : {}) });
 
   app.get('/healthz', { schema: { summary: 'Liveness and basic status', tags: ['ops'] } }, async () => success({ ok: true, ...(deps.health ? await deps.health() : {}) }));
