@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from './config.js';
+import { ConfigInvalid, loadConfig } from './config.js';
 
 const problems = (env: Record<string, string>) => {
   try {
@@ -22,6 +22,22 @@ describe('configuration', () => {
   it('names every bad variable at once', () => {
     const m = problems({ PORT: 'x', CLEARSHOT_RATE_LIMIT: '-1', DATABASE_URL: 'mysql://h/db', ROLE: 'boss' });
     for (const name of ['PORT', 'CLEARSHOT_RATE_LIMIT', 'DATABASE_URL', 'ROLE']) assert.match(m, new RegExp(`${name}:`));
+  });
+
+  it('rules between variables are checked in the same pass, never about a variable already named', () => {
+    const m = problems({ PORT: 'x', STORAGE: 's3' });
+    assert.match(m, /PORT: expected an integer/);
+    assert.match(m, /S3_BUCKET is required with STORAGE=s3/);
+    const once = problems({ REDIS_URL: 'redis://h', DATABASE_URL: 'mysql://h/db' });
+    assert.match(once, /DATABASE_URL: expected a postgres: or postgresql: URL/);
+    assert.doesNotMatch(once, /DATABASE_URL is required/);
+    try {
+      loadConfig({ PORT: 'x', STORAGE: 's3' });
+      assert.fail('refused');
+    } catch (err) {
+      assert.ok(err instanceof ConfigInvalid);
+      assert.deepEqual(err.problems, ['PORT: expected an integer in [0, 65535] but received "x"', 'S3_BUCKET is required with STORAGE=s3']);
+    }
   });
 
   it('a worker without the shared services names each missing one', () => {

@@ -26,6 +26,13 @@ interface Variable<T> {
 
 class ConfigProblem extends Error {}
 
+/** CONFIG_INVALID with each problem on its own (printed one per line at start). */
+export class ConfigInvalid extends ClearShotError {
+  constructor(readonly problems: readonly string[]) {
+    super('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
 const int =
   (min: number, max: number): Parser<number> =>
   (raw, name) => {
@@ -166,10 +173,13 @@ export type Config = Values & {
 
 /**
  * Reads and validates the environment. Throws one CONFIG_INVALID error naming every
- * bad variable at once.
+ * bad variable at once, the rules between variables included: a variable that did not
+ * parse counts as unset for those rules, and a rule about a variable already named is
+ * not repeated.
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
   const problems: string[] = [];
+  const bad = new Set<string>();
   const out: Record<string, unknown> = {};
   for (const [key, variable] of Object.entries(VARIABLES) as Array<[string, Variable<unknown>]>) {
     const raw = env[variable.name];
@@ -182,11 +192,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     } catch (err) {
       if (!(err instanceof ConfigProblem)) throw err;
       problems.push(err.message);
+      bad.add(variable.name);
+      out[key] = variable.default;
     }
   }
   const values = out as Values;
-  if (problems.length === 0) problems.push(...crossChecks(values));
-  if (problems.length > 0) throw new ClearShotError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  problems.push(...crossChecks(values).filter((p) => !bad.has(p.split(/[ =]/)[0]!)));
+  if (problems.length > 0) throw new ConfigInvalid(problems);
   const config: Config = {
     ...values,
     dataPath: resolve(values.dataDir),

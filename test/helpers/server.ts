@@ -2,7 +2,7 @@ import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { startService, type Service } from '../../src/app/service.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { EnginePool } from '../../src/engine/engine-pool.js';
@@ -39,7 +39,7 @@ export async function closeTestEngine(): Promise<void> {
   sharedEngine = undefined;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, options: { engine?: Engine; dataDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: { engine?: Engine; dataDir?: string; logger?: Logger } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'clearshot-api-')));
   if (!options.dataDir) await symlink(join(TEST_DATA_DIR, 'models'), join(dataDir, 'models'));
   let offset = 0;
@@ -61,7 +61,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   });
   const service = await startService({
     config,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     now: () => Date.now() + offset,
     engine: options.engine ?? (await testEngine()),
     sweeper: false,
