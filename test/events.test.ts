@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { closeTestEngine, startTestServer, type TestServer } from './helpers/server.js';
-import { createMultipart, getTask, json } from './helpers/client.js';
+import { createMultipart, getTask, json, pollUntilSettled } from './helpers/client.js';
 import { photo } from './helpers/images.js';
 import { openEvents } from './helpers/sse.js';
 
@@ -74,7 +74,7 @@ describe('live progress is bounded', () => {
     const server = await startTestServer({ CLEARSHOT_EVENTS_MAX_PER_KEY: '2', CLEARSHOT_EVENTS_MAX_S: '1.5', CLEARSHOT_EVENTS_HEARTBEAT_S: '0.2' });
     try {
       // A slow task holds the only worker; the second waits in line, its view unchanged.
-      await json(await createMultipart(server, { model: 'quality', scale_factor: '4' }, slowImage));
+      const slow = await json(await createMultipart(server, { model: 'quality', scale_factor: '4' }, slowImage));
       const queued = await json(await createMultipart(server, { scale_factor: '2' }, image));
       const id = queued.body.data.task_id as string;
       const a = await openEvents(eventsUrl(server, id), server.key);
@@ -100,6 +100,9 @@ describe('live progress is bounded', () => {
       const again = await openEvents(eventsUrl(server, id), server.key);
       assert.equal(again.status, 200);
       again.abort();
+      // Let the work finish: an engine stopped in the middle of one network run is not
+      // what this test is about.
+      for (const t of [slow, queued, mine]) await pollUntilSettled(server, t.body.data.task_id as string, t === mine ? other : server.key, 240_000);
     } finally {
       await server.stop();
     }
