@@ -143,6 +143,8 @@ describe('an open task reads state 4 in every phase', () => {
   it('queued and preparing tasks poll as state 4 with the phase in state_detail and phase; 1 and negatives unchanged', async () => {
     // One worker: a slow task holds it while a second one waits in line.
     const slow = await json(await createMultipart(server, { model: 'quality', scale_factor: '4' }, await photo(128, 128)));
+    // Once the worker has taken it, the next tasks wait behind it.
+    while ((await getTask(server, slow.body.data.task_id as string)).body.data.phase === 'queued') await new Promise((r) => setTimeout(r, 10));
     const queued = await json(await createMultipart(server, { scale_factor: '2' }, image));
     const third = await json(await createMultipart(server, { scale_factor: '2' }, image));
     const first = (await getTask(server, queued.body.data.task_id as string)).body.data;
