@@ -1,7 +1,7 @@
 import './engine/models/ort-telemetry.js'; // first: ONNX Runtime telemetry off for this process and its workers
 import { pino } from 'pino';
 import { startService } from './app/service.js';
-import { loadConfig } from './config/config.js';
+import { ConfigInvalid, loadConfig } from './config/config.js';
 import { toClearShotError } from './errors/index.js';
 
 /**
@@ -34,6 +34,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof ConfigInvalid) {
+    // Plain lines for a person at a terminal: one per problem, all of them.
+    for (const problem of err.problems) process.stderr.write(`clearshot: ${problem}\n`);
+    process.exit(err.spec.exit);
+  }
   const e = toClearShotError(err);
   logger.fatal({ code: e.code, err: e.cause ?? e }, e.message);
   process.exit(e.spec.exit);

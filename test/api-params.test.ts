@@ -29,9 +29,9 @@ async function expect400(res: Response, field: RegExp) {
 
 describe('POST parameters', () => {
   it('exactly one of image_url and image_file', async () => {
-    await expect400(await createMultipart(server, {}), /one of image_url or image_file is required/);
-    await expect400(await createMultipart(server, { image_url: 'https://example.com/a.jpg' }, image), /exactly one of image_url and image_file/);
-    await expect400(await createJson(server, {}), /one of image_url or image_file is required/);
+    await expect400(await createMultipart(server, {}), /one of image_url, image_file or image_base64 is required/);
+    await expect400(await createMultipart(server, { image_url: 'https://example.com/a.jpg' }, image), /exactly one of image_url, image_file and image_base64, not image_url and image_file/);
+    await expect400(await createJson(server, {}), /one of image_url, image_file or image_base64 is required/);
     await expect400(await createForm(server, { image_file: 'not a file' }), /image_file must be sent as a file part/);
     await expect400(await createMultipart(server, {}, new Uint8Array(0)), /image_file is empty/);
   });
@@ -84,7 +84,7 @@ describe('POST parameters', () => {
     form.append('sync', '0');
     form.append('image_file', new Blob([image]), 'photo.png');
     const post = (body: FormData | URLSearchParams) => fetch(`${server.url}/api/tasks/visual/scale`, { method: 'POST', headers: { 'X-API-KEY': server.key }, body });
-    await expect400(await post(form), /for sync but received/);
+    await expect400(await post(form), /expected one value for sync but received 2 values/);
     await expect400(await post(new URLSearchParams([['image_url', 'https://example.com/a.jpg'], ['sync', '1'], ['sync', '0']])), /for sync but received/);
     const two = new FormData();
     two.append('image_file', new Blob([image]), 'a.png');
@@ -193,6 +193,10 @@ describe('operability endpoints', () => {
     const spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown }>> };
     assert.equal(spec.openapi, '3.1.0');
     assert.ok(spec.paths['/api/tasks/visual/scale']?.post?.requestBody, 'create body documented');
+    const post = spec.paths['/api/tasks/visual/scale']!.post as { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> }; callbacks?: Record<string, unknown> };
+    for (const field of ['image_base64', 'callback_url']) assert.ok(post.requestBody.content['application/json']!.schema.properties[field], field);
+    assert.ok(post.callbacks?.taskEnded, 'the webhook is documented as a callback');
+    assert.ok(spec.paths['/api/tasks/visual/scale/{task_id}/events']?.get, 'the progress stream is documented');
     assert.ok(spec.paths['/api/tasks/visual/scale/{task_id}']?.get);
     const docs = await fetch(`${server.url}/docs/`);
     assert.equal(docs.status, 200);

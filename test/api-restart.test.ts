@@ -52,6 +52,12 @@ async function state(taskId: string): Promise<number> {
   return r.body.data.state as number;
 }
 
+/** The fine phase of an open task (its state reads 4 in every phase). */
+async function phase(taskId: string): Promise<unknown> {
+  const r = await json(await fetch(`${base}/api/tasks/visual/scale/${taskId}`, { headers: { 'X-API-KEY': KEY } }));
+  return r.body.data.phase;
+}
+
 async function waitFor(taskId: string, predicate: (s: number) => boolean, timeoutMs = 120_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -89,8 +95,8 @@ describe('restart recovery with the real server process', () => {
     // A slow task (quality model) and a queued one behind it (one job at a time).
     const slow = await submit({ model: 'quality', scale_factor: '4' }, await photo(192, 160));
     const queued = await submit({ scale_factor: '2' }, await photo(48, 32));
-    assert.equal(await waitFor(slow, (s) => s === 4), 4, 'slow task is processing');
-    assert.equal(await state(queued), 0, 'second task is queued');
+    assert.equal(await waitFor(slow, (s) => s === 4), 4, 'slow task is open');
+    assert.equal(await phase(queued), 'queued', 'second task is queued');
     server.kill('SIGKILL');
     await exited(server);
 

@@ -68,6 +68,19 @@ describe('clearshot enhance', () => {
     assert.deepEqual((await readdir(join(dir, 'out3'))).sort(), ['cat.jpg', 'small.png']);
   });
 
+  it('--data-dir names the folder of the converted models; the default output folder is enhanced/', async () => {
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, CLEARSHOT_THREADS: '2' };
+      delete env.DATA_DIR;
+      execFile(process.execPath, [BIN, 'enhance', '--data-dir', TEST_DATA_DIR, 'small.png', '--scale', '1'], { cwd: dir, env }, (err, _stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+      );
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await sizeOf(await readFile(join(dir, 'enhanced', 'small.png'))), { width: 40, height: 30, format: 'png' });
+    assert.ok(!(await readdir(dir)).includes('data'), 'no ./data made: the models came from --data-dir');
+  });
+
   it('refuses bad options with exit code 2', async () => {
     for (const args of [['enhance', 'small.png', '--scale', '3'], ['enhance', 'small.png', '--model', 'huge'], ['enhance'], ['enhance', 'x', '--bogus'], ['nope']]) {
       const r = await cli(args);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,9 +12,9 @@ import { createTestDatabase } from './helpers/services.js';
 
 /** `clearshot keys ...` over a real store, and the embedded -> PostgreSQL migration. */
 let dir: string;
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], env: Record<string, string | undefined> = {}, cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(REPO_ROOT, 'bin', 'clearshot.js'), 'keys', ...args], { env: { ...process.env, DATA_DIR: dir, ...env } }, (err, stdout, stderr) =>
+    execFile(process.execPath, [join(REPO_ROOT, 'bin', 'clearshot.js'), 'keys', ...args], { cwd, env: { ...process.env, DATA_DIR: dir, ...env } }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -29,8 +29,24 @@ describe('clearshot keys', () => {
   let plain = '';
   let id = '';
 
+  it('never makes a new database by accident: refused with the path, unless --create', async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), 'clearshot-keys-cwd-'));
+    try {
+      // Run from another folder with no DATA_DIR: today's trap, ./data/clearshot.db there.
+      const env = { DATA_DIR: undefined };
+      for (const args of [['list'], ['create', '--name', 'x']]) {
+        const r = await cli(args, env, elsewhere);
+        assert.equal(r.code, 2, r.stderr);
+        assert.equal(r.stderr.trim(), `clearshot: no database at ${join(elsewhere, 'data', 'clearshot.db')}: point DATA_DIR (or --data-dir) at the server's data directory, set DATABASE_URL, or pass --create to start a new database there [NOT_FOUND]`);
+      }
+      assert.deepEqual(await readdir(elsewhere), [], 'nothing was created');
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+
   it('create prints the key once on stdout, details on stderr', async () => {
-    const r = await cli(['create', '--name', 'acme', '--credits', '10']);
+    const r = await cli(['create', '--create', '--name', 'acme', '--credits', '10']);
     assert.equal(r.code, 0, r.stderr);
     plain = r.stdout.trim();
     assert.match(plain, /^cs_[0-9A-Za-z]{32}$/);
@@ -51,6 +67,23 @@ describe('clearshot keys', () => {
       assert.equal((await new KeyService(store).authenticate(plain)).credits, 12);
     } finally {
       await store.close();
+    }
+  });
+
+  it('--data-dir names the database folder from anywhere (both spellings)', async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), 'clearshot-keys-cwd-'));
+    try {
+      for (const args of [['list', '--data-dir', dir], [`--data-dir=${dir}`, 'list']]) {
+        const r = await cli(args, { DATA_DIR: undefined }, elsewhere);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`${id}\tacme`));
+      }
+      assert.deepEqual(await readdir(elsewhere), []);
+      const missing = await cli(['list', '--data-dir'], {}, elsewhere);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /expected a folder after --data-dir/);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
     }
   });
 

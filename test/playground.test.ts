@@ -47,11 +47,17 @@ after(async () => {
 async function open(width: number, height: number): Promise<Page> {
   const page = await browser.newPage({ viewport: { width, height } });
   const external: string[] = [];
+  const urls: string[] = [];
+  const failed: string[] = [];
   page.on('request', (r) => {
+    urls.push(r.url());
     if (!r.url().startsWith(server.url) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) external.push(r.url());
   });
+  page.on('response', (r) => {
+    if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+  });
   await page.goto(`${server.url}/`);
-  (page as Page & { external: string[] }).external = external;
+  Object.assign(page, { external, urls, failed });
   return page;
 }
 
@@ -106,6 +112,29 @@ describe('web playground in Chromium', () => {
     assert.match((await page.textContent('#history')) ?? '', /cat\.jpg · 120 × 80 → 240 × 160/);
     await page.screenshot({ path: join(shots, 'playground-desktop.png'), fullPage: true });
     assert.deepEqual((page as Page & { external: string[] }).external, [], 'no external requests (CDN, fonts)');
+    // Live progress came from the event stream, with no polling; the favicon loaded.
+    const { urls, failed } = page as Page & { urls: string[]; failed: string[] };
+    assert.equal(urls.filter((u) => /\/api\/tasks\/visual\/scale\/[0-9a-f-]{36}\/events$/.test(u)).length, 1, urls.join('\n'));
+    assert.deepEqual(urls.filter((u) => /\/api\/tasks\/visual\/scale\/[0-9a-f-]{36}$/.test(u)), [], 'no polling while the stream works');
+    assert.ok(urls.includes(`${server.url}/favicon.svg`), 'the page names its favicon');
+    assert.deepEqual(failed, [], 'no request of the page failed (favicon included)');
+    const icon = await fetch(`${server.url}/favicon.svg`);
+    assert.deepEqual([icon.status, icon.headers.get('content-type')], [200, 'image/svg+xml']);
+    assert.match(await icon.text(), /^<svg /);
+    await page.close();
+  });
+
+  it('falls back to polling when the event stream is not available', async () => {
+    const page = await open(1280, 900);
+    await page.route('**/events', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"status":503,"message":"no streams here","data":{}}' }));
+    await saveKey(page, server.key);
+    await page.setInputFiles('#file', inputPath);
+    await page.selectOption('#scale', '2');
+    await page.click('#submit');
+    await page.waitForSelector('#result-card:not([hidden])', { timeout: 60_000 });
+    assert.equal(await page.evaluate("document.querySelector('#progress').value"), 100);
+    const { urls } = page as Page & { urls: string[] };
+    assert.ok(urls.some((u) => /\/api\/tasks\/visual\/scale\/[0-9a-f-]{36}$/.test(u)), 'polled the task');
     await page.close();
   });
 

@@ -11,6 +11,9 @@ import { TEST_DATA_DIR } from './helpers/paths.js';
 import { exited, scaleoutEnv, spawnServer, waitHealthy } from './helpers/process.js';
 import { freePort } from './helpers/server.js';
 import { createRedisPrefix, createTestDatabase, startS3, type TestS3 } from './helpers/services.js';
+import { createHmac } from 'node:crypto';
+import { startReceiver } from './helpers/receiver.js';
+import { openEvents } from './helpers/sse.js';
 
 /**
  * Scale-out end to end over real sockets: 2 API processes and 2 worker processes
@@ -31,7 +34,15 @@ let dataDir: string;
 const procs: Proc[] = [];
 
 function sharedEnv(port: number, role: 'api' | 'worker'): NodeJS.ProcessEnv {
-  return scaleoutEnv({ port, role, dataDir, databaseUrl: db.url, redisUrl: redis.url, redisPrefix: redis.prefix, s3, extra: { CLEARSHOT_JOB_LOCK_S: '4', CLEARSHOT_THREADS: '1' } });
+  return scaleoutEnv({ port, role, dataDir, databaseUrl: db.url, redisUrl: redis.url, redisPrefix: redis.prefix, s3, extra: {
+      CLEARSHOT_JOB_LOCK_S: '4',
+      CLEARSHOT_THREADS: '1',
+      // The webhook receiver of the second test is on loopback.
+      CLEARSHOT_ALLOW_PRIVATE_URLS: '1',
+      CLEARSHOT_WEBHOOK_TIMEOUT_S: '2',
+      CLEARSHOT_WEBHOOK_RETRY_S: '1',
+    },
+  });
 }
 
 async function launch(env: NodeJS.ProcessEnv): Promise<Proc> {
@@ -102,7 +113,7 @@ describe('scale-out: 2 APIs, 2 workers, PostgreSQL + Redis + S3', () => {
         // take the task over once worker 1's job lock expires.
         const target = tasks.find((t) => t.width === 768)!;
         const deadline = Date.now() + 60_000;
-        while ((await query(api2, target.key, target.id)).state !== 4) {
+        while ((await query(api2, target.key, target.id)).phase !== 'processing') {
           if (Date.now() > deadline) throw new Error('worker 1 never processed the medium task');
           await new Promise((r) => setTimeout(r, 10));
         }
@@ -158,6 +169,51 @@ describe('scale-out: 2 APIs, 2 workers, PostgreSQL + Redis + S3', () => {
       assert.ok(attempts.some((a) => a > 0), `no task was taken over (attempts ${attempts.join(',')})`);
     } finally {
       await check.close();
+    }
+  });
+
+  it('live progress through the other API, and a webhook finished by the one process left', async () => {
+    const alive = (role: string) => procs.filter((p) => p.env.ROLE === role && p.child.exitCode === null && p.child.signalCode === null);
+    const [api1, api2] = alive('api');
+    assert.ok(api1 && api2 && alive('worker').length > 0, 'the processes of the first test still run');
+    const store = await PgStore.open(db.url);
+    const { key } = await new KeyService(store).create('tenant-events', 100);
+    await store.close();
+    // The first delivery is left unanswered; the service is then cut down to api2 alone.
+    const receiver = await startReceiver((i, _r, res) => {
+      if (i > 0) res.writeHead(200).end();
+    });
+    try {
+      const form = new FormData();
+      form.append('scale_factor', '4');
+      form.append('callback_url', receiver.url);
+      form.append('image_file', new Blob([await photo(192, 192)]), 'p.png');
+      const created = (await (await fetch(`${api1.url}/api/tasks/visual/scale`, { method: 'POST', headers: { 'X-API-KEY': key }, body: form })).json()) as { data: { task_id: string } };
+      const id = created.data.task_id;
+      const stream = await openEvents(`${api2.url}/api/tasks/visual/scale/${id}/events`, key);
+      assert.equal(stream.status, 200);
+      const events = await stream.events;
+      assert.ok(events.some((e) => e.event === 'progress' && e.data.state === 4), JSON.stringify(events));
+      assert.equal(events.at(-1)?.event, 'done');
+      assert.equal(events.at(-1)?.data.state, 1);
+      assert.deepEqual(events.at(-1)?.data, await query(api2, key, id), 'the final event is the GET view');
+
+      const [first] = await receiver.waitFor(1);
+      assert.equal(first!.headers['webhook-id'], id);
+      // Every process but api2 dies; api2 finishes the delivery once the lease has passed.
+      for (const p of procs) if (p !== api2 && p.child.exitCode === null) p.child.kill('SIGKILL');
+      await Promise.all(procs.filter((p) => p !== api2).map((p) => exited(p.child)));
+      const [, second] = await receiver.waitFor(2, 60_000);
+      assert.equal(second!.headers['webhook-id'], id);
+      const secret = api2.env.CLEARSHOT_WEBHOOK_SECRET!;
+      const keyBytes = Buffer.from(secret.slice('whsec_'.length), 'base64');
+      for (const h of [first!, second!]) {
+        const expected = `v1,${createHmac('sha256', keyBytes).update(`${h.headers['webhook-id']}.${h.headers['webhook-timestamp']}.${h.body}`).digest('base64')}`;
+        assert.equal(h.headers['webhook-signature'], expected, 'signed with the shared secret');
+      }
+      assert.equal((JSON.parse(second!.body) as { data: { state: number } }).data.state, 1);
+    } finally {
+      await receiver.close();
     }
   });
 });

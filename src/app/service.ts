@@ -15,7 +15,10 @@ import { UrlSigner } from '../storage/signed-url.js';
 import { loadOrCreateSecret } from '../storage/url-secret.js';
 import { TaskService } from '../tasks/task-service.js';
 import type { TaskStore } from '../tasks/task-store.js';
+import type { Task } from '../tasks/task.js';
 import { TaskProcessor } from '../worker/task-processor.js';
+import { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { loadOrCreateWebhookSecret } from '../webhooks/signature.js';
 import { openAdapters } from './adapters.js';
 
 /**
@@ -47,6 +50,26 @@ export interface ServiceOptions {
   readonly sweeper?: boolean;
 }
 
+/** The fields of the "task ended" line: ids, outcome and shape, never the key or the image. */
+export function taskEndLog(task: Task, seconds: number): Record<string, unknown> {
+  return {
+    taskId: task.id,
+    keyId: task.keyId,
+    state: task.state,
+    ...(task.errorCode ? { code: task.errorCode } : {}),
+    durationS: Math.round(seconds * 1000) / 1000,
+    totalS: Math.round(((task.completedAt ?? task.createdAt) - task.createdAt) / 10) / 100,
+    scale: task.request.scale ?? 'auto',
+    ...(task.input && task.result ? { outputScale: Math.round((task.result.width / task.input.width) * 100) / 100 } : {}),
+    model: task.request.model,
+    type: task.request.type,
+    source: task.source.kind,
+    ...(task.input ? { input: `${task.input.width}x${task.input.height}` } : {}),
+    ...(task.result ? { output: `${task.result.width}x${task.result.height}` } : {}),
+    attempts: task.attempts,
+  };
+}
+
 export async function startService(options: ServiceOptions): Promise<Service> {
   const { config, logger } = options;
   const now = options.now ?? Date.now;
@@ -58,6 +81,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const signer = new UrlSigner(secrets, config.baseUrl);
   const keys = new KeyService(store);
   if (config.bootstrapKey) await keys.ensure(config.bootstrapKey, config.bootstrapCredits);
+  if (serves && (await keys.list()).length === 0) {
+    const where = config.databaseUrl ? 'with the same DATABASE_URL' : `with DATA_DIR=${config.dataPath}`;
+    logger.warn(`no API key exists yet: create one with \`npx clearshot keys create --name NAME --credits 100\` (${where}), or set CLEARSHOT_BOOTSTRAP_KEY`);
+  }
 
   const tasks = new TaskService({
     tasks: store,
@@ -69,6 +96,20 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     now,
   });
   const metrics = new Metrics(() => queue.depth());
+  // Every task's end, wherever it happens (refused at creation, failed or done by a
+  // worker): one log line and the duration histogram, for every final state.
+  tasks.events.on('settled', (task: Task) => {
+    const seconds = Math.max(0, ((task.completedAt ?? now()) - (task.processedAt ?? task.createdAt)) / 1000);
+    metrics.settled(task, seconds);
+    logger.info(taskEndLog(task, seconds), 'task ended');
+  });
+  const callbackGuard = { allowPrivate: config.allowPrivateUrls };
+  // Every process delivers owed webhooks (whoever polls first), so all sign alike.
+  const webhookSecrets = config.webhookSecrets ? config.webhookSecrets.split(',') : [await loadOrCreateWebhookSecret(join(config.dataPath, 'webhook-secret'))];
+  const webhooks = new WebhookDispatcher(
+    { store, tasks, registry: metrics.registry, now, log: (level, obj, msg) => logger[level](obj, msg) },
+    { secrets: webhookSecrets, retryDelaysMs: config.webhookRetryS.map((s) => s * 1000), timeoutMs: config.webhookTimeoutS * 1000, guard: callbackGuard },
+  );
 
   let engine: Engine | undefined;
   const ownEngine = works && !options.engine;
@@ -105,7 +146,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         },
       },
       log: (obj, msg) => logger.warn({ component: 'worker', ...obj }, msg),
-      onSettled: (task, seconds) => metrics.settled(task, seconds),
     });
     await queue.start((id, signal) => processor.handle(id, signal));
   }
@@ -134,6 +174,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         signer,
         limiter: adapters.limiter,
         metrics,
+        callbackGuard,
         logger,
         now,
         config: {
@@ -144,6 +185,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           syncTimeoutMs: config.syncTimeoutS * 1000,
         },
         health,
+        events: { maxPerKey: config.eventsMaxPerKey, maxMs: config.eventsMaxS * 1000, heartbeatMs: config.eventsHeartbeatS * 1000 },
         extraRoutes: webRoutes,
         connections,
         metricsToken: config.metricsToken,
@@ -157,6 +199,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (r.expired || r.purged || requeued) logger.info({ ...r, requeued }, 'sweeper');
     return r;
   };
+  webhooks.start();
   const timer =
     options.sweeper === false || !serves ? undefined : setInterval(() => void sweep().catch((err: unknown) => logger.error({ err }, 'sweeper failed')), config.sweepIntervalS * 1000);
   timer?.unref();
@@ -173,6 +216,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       tasks.stopWaiting();
       await app.close();
       await queue.stop(graceMs);
+      await webhooks.stop();
       if (ownEngine) await engine?.close();
       await adapters.close();
     },

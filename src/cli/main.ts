@@ -1,6 +1,6 @@
 import '../engine/models/ort-telemetry.js'; // first: ONNX Runtime telemetry off for this process and its workers
-import { loadConfig } from '../config/config.js';
-import { toClearShotError } from '../errors/index.js';
+import { ConfigInvalid, loadConfig } from '../config/config.js';
+import { ClearShotError, toClearShotError } from '../errors/index.js';
 import { runEnhance } from './enhance-command.js';
 import { runKeys } from './keys-command.js';
 import { runModels } from './models-command.js';
@@ -13,19 +13,36 @@ Commands:
   keys create|list|disable|credits  Manage API keys and credits (see: clearshot keys --help)
   help                            Show this help
 
+\`keys\` and \`enhance\` take --data-dir DIR (default: $DATA_DIR, else ./data).
 The HTTP service starts with \`npm start\`.
 `;
 
 type Command = (argv: string[]) => Promise<number>;
+
+function takeDataDir(args: readonly string[]): { dataDir: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let dataDir: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--data-dir') {
+      dataDir = args[++i];
+      if (dataDir === undefined || dataDir === '') throw new ClearShotError('BAD_PARAMETER', 'expected a folder after --data-dir');
+    } else if (a.startsWith('--data-dir=')) dataDir = a.slice('--data-dir='.length);
+    else rest.push(a);
+  }
+  return { dataDir, rest };
+}
 
 /**
  * CLI entry: thin commands over the same modules as the service. Errors are mapped
  * to exit codes through the error registry only (STYLE.md, habit 2).
  */
 export async function runCli(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...args] = argv;
   try {
-    const config = loadConfig();
+    // `keys` and `enhance` take --data-dir DIR (or --data-dir=DIR): DATA_DIR for this run.
+    const { dataDir, rest } = name === 'keys' || name === 'enhance' ? takeDataDir(args) : { dataDir: undefined, rest: args };
+    const config = loadConfig(dataDir === undefined ? process.env : { ...process.env, DATA_DIR: dataDir });
     const commands: Record<string, Command> = {
       enhance: (a) => runEnhance(a, config, process.stdout, process.stderr),
       models: (a) => runModels(a, config, process.stdout),
@@ -42,6 +59,10 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     return await command(rest);
   } catch (err) {
+    if (err instanceof ConfigInvalid) {
+      for (const problem of err.problems) process.stderr.write(`clearshot: ${problem}\n`);
+      return err.spec.exit;
+    }
     const e = toClearShotError(err);
     process.stderr.write(`clearshot: ${e.message} [${e.code}]\n`);
     return e.spec.exit;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from './config.js';
+import { ConfigInvalid, loadConfig } from './config.js';
 
 const problems = (env: Record<string, string>) => {
   try {
@@ -11,6 +11,8 @@ const problems = (env: Record<string, string>) => {
   }
 };
 
+const SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+
 describe('configuration', () => {
   it('embedded defaults need nothing', () => {
     const c = loadConfig({});
@@ -20,6 +22,22 @@ describe('configuration', () => {
   it('names every bad variable at once', () => {
     const m = problems({ PORT: 'x', CLEARSHOT_RATE_LIMIT: '-1', DATABASE_URL: 'mysql://h/db', ROLE: 'boss' });
     for (const name of ['PORT', 'CLEARSHOT_RATE_LIMIT', 'DATABASE_URL', 'ROLE']) assert.match(m, new RegExp(`${name}:`));
+  });
+
+  it('rules between variables are checked in the same pass, never about a variable already named', () => {
+    const m = problems({ PORT: 'x', STORAGE: 's3' });
+    assert.match(m, /PORT: expected an integer/);
+    assert.match(m, /S3_BUCKET is required with STORAGE=s3/);
+    const once = problems({ REDIS_URL: 'redis://h', DATABASE_URL: 'mysql://h/db' });
+    assert.match(once, /DATABASE_URL: expected a postgres: or postgresql: URL/);
+    assert.doesNotMatch(once, /DATABASE_URL is required/);
+    try {
+      loadConfig({ PORT: 'x', STORAGE: 's3' });
+      assert.fail('refused');
+    } catch (err) {
+      assert.ok(err instanceof ConfigInvalid);
+      assert.deepEqual(err.problems, ['PORT: expected an integer in [0, 65535] but received "x"', 'S3_BUCKET is required with STORAGE=s3']);
+    }
   });
 
   it('a worker without the shared services names each missing one', () => {
@@ -39,8 +57,18 @@ describe('configuration', () => {
   it('a shared queue needs a shared database; AWS keys come in pairs', () => {
     assert.match(problems({ REDIS_URL: 'redis://h' }), /DATABASE_URL is required with REDIS_URL/);
     assert.match(problems({ AWS_ACCESS_KEY_ID: 'a' }), /go together/);
-    const ok = loadConfig({ ROLE: 'worker', DATABASE_URL: 'postgres://h/db', REDIS_URL: 'redis://h', STORAGE: 's3', S3_BUCKET: 'b', S3_FORCE_PATH_STYLE: '1' });
+    const ok = loadConfig({ ROLE: 'worker', DATABASE_URL: 'postgres://h/db', REDIS_URL: 'redis://h', STORAGE: 's3', S3_BUCKET: 'b', S3_FORCE_PATH_STYLE: '1', CLEARSHOT_WEBHOOK_SECRET: SECRET });
     assert.deepEqual([ok.role, ok.s3ForcePathStyle, ok.s3Region], ['worker', true, 'us-east-1']);
+  });
+
+  it('webhooks: the secret is whsec_ base64 and shared in scale-out; delays are a list of seconds', () => {
+    assert.match(problems({ ROLE: 'api' }), /CLEARSHOT_WEBHOOK_SECRET is required with ROLE=api/);
+    assert.match(problems({ CLEARSHOT_WEBHOOK_SECRET: 'hunter2' }), /CLEARSHOT_WEBHOOK_SECRET: secret 1 is invalid \(expected whsec_ followed by base64\)/);
+    assert.match(problems({ CLEARSHOT_WEBHOOK_SECRET: `${SECRET},whsec_AAAA` }), /secret 2 is invalid \(the key must be 24 to 64 bytes, not 3\)/);
+    assert.match(problems({ CLEARSHOT_WEBHOOK_RETRY_S: '10,soon' }), /CLEARSHOT_WEBHOOK_RETRY_S: expected up to 20 comma-separated delays/);
+    const c = loadConfig({ CLEARSHOT_WEBHOOK_SECRET: ` ${SECRET} , ${SECRET}`, CLEARSHOT_WEBHOOK_RETRY_S: '1,2.5' });
+    assert.deepEqual([c.webhookSecrets, c.webhookRetryS], [`${SECRET},${SECRET}`, [1, 2.5]]);
+    assert.deepEqual(loadConfig({}).webhookRetryS, [10, 60, 180, 360]);
   });
 
   it('the result is frozen', () => {

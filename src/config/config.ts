@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClearShotError } from '../errors/index.js';
 import { MODEL_NAMES, type ModelName } from '../engine/types.js';
+import { secretKey } from '../webhooks/signature.js';
 
 /**
  * The one configuration module: every environment variable ClearShot reads, with its
@@ -24,6 +25,13 @@ interface Variable<T> {
 }
 
 class ConfigProblem extends Error {}
+
+/** CONFIG_INVALID with each problem on its own (printed one per line at start). */
+export class ConfigInvalid extends ClearShotError {
+  constructor(readonly problems: readonly string[]) {
+    super('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
 
 const int =
   (min: number, max: number): Parser<number> =>
@@ -68,6 +76,26 @@ const url =
       throw new ConfigProblem(`${name}: expected a ${protocols.join(' or ')} URL but received ${JSON.stringify(raw)}`);
     }
   };
+
+const webhookSecrets: Parser<string> = (raw, name) => {
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const [i, secret] of list.entries()) {
+    try {
+      secretKey(secret);
+    } catch (err) {
+      throw new ConfigProblem(`${name}: secret ${i + 1} is invalid (${(err as Error).message}); generate one with: node -e "console.log('whsec_' + require('crypto').randomBytes(32).toString('base64'))"`);
+    }
+  }
+  if (list.length === 0) throw new ConfigProblem(`${name}: expected whsec_ secrets, comma-separated`);
+  return list.join(',');
+};
+const seconds: Parser<readonly number[]> = (raw, name) => {
+  const list = raw.split(',').map((s) => s.trim());
+  if (list.length > 20 || list.some((s) => !/^\d+(\.\d+)?$/.test(s) || Number(s) > 86400)) {
+    throw new ConfigProblem(`${name}: expected up to 20 comma-separated delays in seconds (each at most 86400) but received ${JSON.stringify(raw)}`);
+  }
+  return list.map(Number);
+};
 
 function v<T>(name: string, def: NoInfer<T>, parse: Parser<NonNullable<T>>, doc: string, docDefault?: string): Variable<T> {
   return { name, default: def, parse, doc, ...(docDefault ? { docDefault } : {}) };
@@ -123,6 +151,18 @@ export const VARIABLES = {
   awsAccessKeyId: v<string | undefined>('AWS_ACCESS_KEY_ID', undefined, str, 'S3 credentials; unset: the AWS SDK\'s default chain (instance role, ~/.aws).'),
   awsSecretAccessKey: v<string | undefined>('AWS_SECRET_ACCESS_KEY', undefined, str, 'S3 credentials (with AWS_ACCESS_KEY_ID).'),
   awsSessionToken: v<string | undefined>('AWS_SESSION_TOKEN', undefined, str, 'Optional S3 session token.'),
+  webhookSecrets: v<string | undefined>(
+    'CLEARSHOT_WEBHOOK_SECRET',
+    undefined,
+    webhookSecrets,
+    'Secret(s) signing callback_url webhooks (Standard Webhooks: `whsec_` + base64 of 24-64 bytes), comma-separated: every one signs, so receivers can rotate. Required when several processes share the database (ROLE=api/worker).',
+    'random, kept in `$DATA_DIR/webhook-secret`',
+  ),
+  webhookRetryS: v<readonly number[]>('CLEARSHOT_WEBHOOK_RETRY_S', [10, 60, 180, 360], seconds, 'Delays in seconds between webhook attempts (n delays = n + 1 attempts); the default makes 5 attempts over about 10 minutes.', '`10,60,180,360`'),
+  webhookTimeoutS: v('CLEARSHOT_WEBHOOK_TIMEOUT_S', 10, num(0.1, 120), 'Time limit of one webhook attempt (connect, send, answer); past it the attempt counts as failed.'),
+  eventsMaxPerKey: v('CLEARSHOT_EVENTS_MAX_PER_KEY', 10, int(1, 10000), 'Live progress streams (GET .../{task_id}/events) open at once per API key and API process; one more gets 429.'),
+  eventsMaxS: v('CLEARSHOT_EVENTS_MAX_S', 600, num(1, 86400), 'A live progress stream closes after this long (event `timeout`); clients reconnect or poll.'),
+  eventsHeartbeatS: v('CLEARSHOT_EVENTS_HEARTBEAT_S', 15, num(0.1, 3600), 'Interval of heartbeat comments on an idle progress stream (keeps proxies from closing it).'),
   jobLockS: v('CLEARSHOT_JOB_LOCK_S', 30, num(1, 3600), 'Scale-out: a worker that stops renewing its job lock for this long is considered dead and its task goes to another worker.'),
 } as const;
 
@@ -139,10 +179,13 @@ export type Config = Values & {
 
 /**
  * Reads and validates the environment. Throws one CONFIG_INVALID error naming every
- * bad variable at once.
+ * bad variable at once, the rules between variables included: a variable that did not
+ * parse counts as unset for those rules, and a rule about a variable already named is
+ * not repeated.
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
   const problems: string[] = [];
+  const bad = new Set<string>();
   const out: Record<string, unknown> = {};
   for (const [key, variable] of Object.entries(VARIABLES) as Array<[string, Variable<unknown>]>) {
     const raw = env[variable.name];
@@ -155,11 +198,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     } catch (err) {
       if (!(err instanceof ConfigProblem)) throw err;
       problems.push(err.message);
+      bad.add(variable.name);
+      out[key] = variable.default;
     }
   }
   const values = out as Values;
-  if (problems.length === 0) problems.push(...crossChecks(values));
-  if (problems.length > 0) throw new ClearShotError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  problems.push(...crossChecks(values).filter((p) => !bad.has(p.split(/[ =]/)[0]!)));
+  if (problems.length > 0) throw new ConfigInvalid(problems);
   const config: Config = {
     ...values,
     dataPath: resolve(values.dataDir),
@@ -181,6 +226,7 @@ function crossChecks(c: Values): string[] {
     if (!c.redisUrl) missing('REDIS_URL', why);
     if (c.storage !== 's3') problems.push(`STORAGE=s3 is required ${why}`);
     if (c.role === 'api' && !c.urlSecrets) missing('CLEARSHOT_URL_SECRET', 'with ROLE=api (every API process must sign result URLs alike)');
+    if (!c.webhookSecrets) missing('CLEARSHOT_WEBHOOK_SECRET', `with ROLE=${c.role} (every process may deliver webhooks and must sign them alike)`);
   }
   if (c.idleTimeoutS !== undefined && c.idleTimeoutS <= c.syncTimeoutS) problems.push(`CLEARSHOT_IDLE_TIMEOUT_S (${c.idleTimeoutS}) must exceed CLEARSHOT_SYNC_TIMEOUT_S (${c.syncTimeoutS}): a sync request's connection is silent while it waits`);
   if (c.storage === 's3' && !c.s3Bucket) missing('S3_BUCKET', 'with STORAGE=s3');

@@ -3,6 +3,7 @@ import { ClearShotError } from '../errors/index.js';
 import type { ApiKey, KeyStore, LedgerEntry } from '../keys/key-store.js';
 import { STATE, STATE_DETAIL, statesBefore, type Task, type TaskResult, type TaskState } from '../tasks/task.js';
 import type { NewTask, TaskPatch, TaskStore } from '../tasks/task-store.js';
+import type { WebhookDelivery, WebhookOutcome, WebhookStatus } from '../webhooks/webhook-store.js';
 import { rowToKey, rowToTask, withoutHash, type KeyRow, type TaskRow } from './rows.js';
 
 /**
@@ -58,6 +59,18 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE UNIQUE INDEX ledger_one_debit_per_task ON ledger(task_id) WHERE reason = 'debit';
    CREATE INDEX ledger_by_key ON ledger(key_id, id);`,
+  // Webhook deliveries owed for ended tasks with a callback_url (src/webhooks).
+  `CREATE TABLE webhook_deliveries (
+     task_id TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+     url TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_at BIGINT NOT NULL,
+     last_error TEXT,
+     created_at BIGINT NOT NULL,
+     finished_at BIGINT
+   );
+   CREATE INDEX webhooks_due ON webhook_deliveries(next_at) WHERE status = 'pending';`,
 ];
 
 const MIGRATION_LOCK = 7_454_001;
@@ -221,8 +234,54 @@ export class PgStore implements TaskStore, KeyStore {
       if (!r || !statesBefore(to).includes(r.state as TaskState)) return undefined;
       await this.update(c, id, to, patch);
       if (to < 0 && !r.charged) await c.query('UPDATE api_keys SET held = held - $1 WHERE id = $2', [r.credits, r.key_id]);
+      if (to < 0) await this.oweWebhook(c, r, patch.completedAt);
       return this.taskRow(c, id);
     });
+  }
+
+  /** Inside the final transition's transaction: the callback becomes owed atomically with the end. */
+  private async oweWebhook(c: Client, r: TaskRow, at: number | undefined): Promise<void> {
+    const request = (typeof r.request === 'string' ? JSON.parse(r.request) : r.request) as Task['request'];
+    if (!request.callbackUrl) return;
+    const now = at ?? Date.now();
+    await c.query("INSERT INTO webhook_deliveries (task_id, url, status, next_at, created_at) VALUES ($1, $2, 'pending', $3, $3) ON CONFLICT (task_id) DO NOTHING", [
+      r.id,
+      request.callbackUrl,
+      now,
+    ]);
+  }
+
+  // ---- webhooks ------------------------------------------------------------------
+
+  async claimWebhooks(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]> {
+    // SKIP LOCKED: processes claiming at once never get the same rows.
+    const { rows } = await this.pool.query<{ task_id: string; url: string; attempts: number }>(
+      `UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = $2
+       WHERE task_id IN (SELECT task_id FROM webhook_deliveries WHERE status = 'pending' AND next_at <= $1 ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING task_id, url, attempts`,
+      [now, leaseUntil, limit],
+    );
+    return rows.map((r) => ({ taskId: r.task_id, url: r.url, attempts: r.attempts }));
+  }
+
+  async finishWebhook(taskId: string, attempts: number, outcome: WebhookOutcome): Promise<boolean> {
+    const done = outcome.status !== 'pending';
+    const r = await this.pool.query(
+      "UPDATE webhook_deliveries SET status = $3, next_at = $4, last_error = $5, finished_at = $6 WHERE task_id = $1 AND attempts = $2 AND status = 'pending'",
+      [taskId, attempts, outcome.status, outcome.nextAt ?? outcome.at, outcome.error ?? null, done ? outcome.at : null],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async webhookOf(taskId: string): Promise<{ url: string; status: WebhookStatus; attempts: number; nextAt: number; lastError?: string } | undefined> {
+    const r = (
+      await this.pool.query<{ url: string; status: WebhookStatus; attempts: number; next_at: string; last_error: string | null }>('SELECT * FROM webhook_deliveries WHERE task_id = $1', [taskId])
+    ).rows[0];
+    return r ? { url: r.url, status: r.status, attempts: r.attempts, nextAt: Number(r.next_at), ...(r.last_error ? { lastError: r.last_error } : {}) } : undefined;
+  }
+
+  async pendingWebhooks(): Promise<number> {
+    return Number((await this.pool.query<{ n: string }>("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'")).rows[0]!.n);
   }
 
   async setProgress(id: string, progress: number): Promise<void> {
@@ -250,6 +309,7 @@ export class PgStore implements TaskStore, KeyStore {
       // The unique index on debit rows makes a second debit of this task impossible.
       await c.query("INSERT INTO ledger (key_id, task_id, delta, reason, created_at) VALUES ($1, $2, $3, 'debit', $4)", [r.key_id, id, -r.credits, Date.now()]);
       await c.query('UPDATE api_keys SET credits = credits - $1, held = held - $1 WHERE id = $2', [r.credits, r.key_id]);
+      await this.oweWebhook(c, r, patch.completedAt);
       return this.taskRow(c, id);
     });
   }
@@ -260,6 +320,10 @@ export class PgStore implements TaskStore, KeyStore {
       [STATE.QUEUED, STATE_DETAIL[STATE.QUEUED]],
     );
     return rows.map((r) => r.id);
+  }
+
+  async queuedBefore(createdAt: number): Promise<number> {
+    return Number((await this.pool.query<{ n: string }>('SELECT COUNT(*) AS n FROM tasks WHERE state = 0 AND created_at < $1', [createdAt])).rows[0]!.n);
   }
 
   async queuedIds(limit: number): Promise<string[]> {

@@ -5,6 +5,7 @@ import { ClearShotError } from '../errors/index.js';
 import type { ApiKey, KeyStore, LedgerEntry } from '../keys/key-store.js';
 import { STATE, STATE_DETAIL, statesBefore, type Task, type TaskResult, type TaskState } from '../tasks/task.js';
 import type { NewTask, TaskPatch, TaskStore } from '../tasks/task-store.js';
+import type { WebhookDelivery, WebhookOutcome, WebhookStatus } from '../webhooks/webhook-store.js';
 import { rowToKey, rowToTask, withoutHash, type KeyRow, type TaskRow } from './rows.js';
 
 /**
@@ -60,6 +61,18 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE UNIQUE INDEX ledger_one_debit_per_task ON ledger(task_id) WHERE reason = 'debit';
    CREATE INDEX ledger_by_key ON ledger(key_id, id);`,
+  // Webhook deliveries owed for ended tasks with a callback_url (src/webhooks).
+  `CREATE TABLE webhook_deliveries (
+     task_id TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+     url TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_at INTEGER NOT NULL,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     finished_at INTEGER
+   );
+   CREATE INDEX webhooks_due ON webhook_deliveries(next_at) WHERE status = 'pending';`,
 ];
 
 export interface SqliteOpenOptions {
@@ -201,6 +214,7 @@ export class SqliteStore implements TaskStore, KeyStore {
       if (!r || !statesBefore(to).includes(r.state as TaskState)) return undefined;
       this.applyUpdate(id, to, patch);
       if (to < 0 && !r.charged) this.db.prepare('UPDATE api_keys SET held = held - ? WHERE id = ?').run(r.credits, r.key_id);
+      if (to < 0) this.oweWebhook(r, patch.completedAt);
       return rowToTask(this.row(id)!);
     })();
   }
@@ -222,6 +236,51 @@ export class SqliteStore implements TaskStore, KeyStore {
     if (patch.extra !== undefined) add('extra', JSON.stringify(patch.extra));
     if (patch.countAttempt) sets.push('attempts = attempts + 1');
     this.db.prepare(`UPDATE tasks SET ${[...sets, extraSql].filter(Boolean).join(', ')} WHERE id = ?`).run(...args, ...extraArgs, id);
+  }
+
+  /** Inside the final transition's transaction: the callback becomes owed atomically with the end. */
+  private oweWebhook(r: TaskRow, at: number | undefined): void {
+    const url = (JSON.parse(r.request as string) as Task['request']).callbackUrl;
+    if (!url) return;
+    const now = at ?? Date.now();
+    this.db.prepare("INSERT INTO webhook_deliveries (task_id, url, status, next_at, created_at) VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (task_id) DO NOTHING").run(r.id, url, now, now);
+  }
+
+  // ---- webhooks ------------------------------------------------------------------
+
+  async claimWebhooks(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]> {
+    // IMMEDIATE: take the write lock first, so two processes never claim the same rows.
+    return this.db
+      .transaction(() => {
+        const rows = this.db
+          .prepare("SELECT task_id FROM webhook_deliveries WHERE status = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?")
+          .all(now, limit) as Array<{ task_id: string }>;
+        const claim = this.db.prepare('UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = ? WHERE task_id = ? RETURNING task_id, url, attempts');
+        return rows.map((r) => {
+          const c = claim.get(leaseUntil, r.task_id) as { task_id: string; url: string; attempts: number };
+          return { taskId: c.task_id, url: c.url, attempts: c.attempts };
+        });
+      })
+      .immediate();
+  }
+
+  async finishWebhook(taskId: string, attempts: number, outcome: WebhookOutcome): Promise<boolean> {
+    const done = outcome.status !== 'pending';
+    const r = this.db
+      .prepare("UPDATE webhook_deliveries SET status = ?, next_at = ?, last_error = ?, finished_at = ? WHERE task_id = ? AND attempts = ? AND status = 'pending'")
+      .run(outcome.status, outcome.nextAt ?? outcome.at, outcome.error ?? null, done ? outcome.at : null, taskId, attempts);
+    return r.changes > 0;
+  }
+
+  async webhookOf(taskId: string): Promise<{ url: string; status: WebhookStatus; attempts: number; nextAt: number; lastError?: string } | undefined> {
+    const r = this.db.prepare('SELECT * FROM webhook_deliveries WHERE task_id = ?').get(taskId) as
+      | { url: string; status: WebhookStatus; attempts: number; next_at: number; last_error: string | null }
+      | undefined;
+    return r ? { url: r.url, status: r.status, attempts: r.attempts, nextAt: r.next_at, ...(r.last_error ? { lastError: r.last_error } : {}) } : undefined;
+  }
+
+  async pendingWebhooks(): Promise<number> {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'").get() as { n: number }).n;
   }
 
   async setProgress(id: string, progress: number): Promise<void> {
@@ -253,6 +312,7 @@ export class SqliteStore implements TaskStore, KeyStore {
       // The unique index on debit rows makes a second debit of this task impossible.
       this.db.prepare("INSERT INTO ledger (key_id, task_id, delta, reason, created_at) VALUES (?, ?, ?, 'debit', ?)").run(r.key_id, id, -r.credits, Date.now());
       this.db.prepare('UPDATE api_keys SET credits = credits - ?, held = held - ? WHERE id = ?').run(r.credits, r.credits, r.key_id);
+      this.oweWebhook(r, patch.completedAt);
       return rowToTask(this.row(id)!);
     })();
   }
@@ -262,6 +322,10 @@ export class SqliteStore implements TaskStore, KeyStore {
       .prepare(`UPDATE tasks SET state = ?, state_detail = ?, progress = 0, attempts = attempts + 1 WHERE state IN (2, 3, 4) RETURNING id`)
       .all(STATE.QUEUED, STATE_DETAIL[STATE.QUEUED]) as Array<{ id: string }>;
     return rows.map((r) => r.id);
+  }
+
+  async queuedBefore(createdAt: number): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM tasks WHERE state = 0 AND created_at < ?').get(createdAt) as { n: number }).n;
   }
 
   async queuedIds(limit: number): Promise<string[]> {

@@ -36,6 +36,8 @@ interface Slot {
   worker: Worker;
   job?: Job | undefined;
   killTimer?: NodeJS.Timeout | undefined;
+  /** Called when the running job ends (close() waits for it). */
+  idle?: (() => void) | undefined;
 }
 
 const WORKER_URL = new URL('./engine-worker.js', import.meta.url);
@@ -100,6 +102,22 @@ export class EnginePool implements Engine {
     const shuttingDown = () => new ClearShotError('UNAVAILABLE', 'the engine is shutting down');
     for (const job of this.queue.splice(0)) this.settle(job, shuttingDown());
     const slots = this.slots.splice(0);
+    // A worker terminated in the middle of an inference can abort the whole process
+    // (ONNX Runtime's completion lands in a torn-down thread: "terminate called after
+    // throwing an instance of 'Napi::Error'"), so running jobs are told to stop between
+    // tiles and waited for, up to the kill timeout, before their workers go.
+    const running = slots.filter((slot) => slot.job);
+    await Promise.all(
+      running.map(
+        (slot) =>
+          new Promise<void>((resolve) => {
+            slot.idle = resolve;
+            setTimeout(resolve, this.config.killAfterMs ?? 15_000).unref();
+            const msg: ToWorker = { type: 'cancel', id: slot.job!.id, reason: shuttingDown().toJSON() };
+            slot.worker.postMessage(msg);
+          }),
+      ),
+    );
     for (const slot of slots) if (slot.job) this.settle(slot.job, shuttingDown());
     await Promise.all(slots.map((s) => this.retire(s)));
   }
@@ -197,6 +215,7 @@ export class EnginePool implements Engine {
     slot.job = undefined;
     if (outcome instanceof ClearShotError) this.settle(job, outcome);
     else this.settle(job, undefined, outcome);
+    slot.idle?.();
     this.dispatch();
   }
 

@@ -7,9 +7,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { ClearShotError } from '../errors/index.js';
 import { capConnectionsPerAddress, timeoutOptions, type ConnectionLimits } from './connection-limits.js';
 import { failure, success } from './envelope.js';
+import { eventRoutes } from './routes/event-routes.js';
 import { resultRoutes } from './routes/result-routes.js';
 import { taskRoutes, type TaskRoutesDeps } from './routes/task-routes.js';
-import { createBodyDoc } from './schemas.js';
+import { createBodyDoc, taskEndedCallbackDoc } from './schemas.js';
+import { untypedJsonBodies } from './untyped-body.js';
 import type { UrlSigner } from '../storage/signed-url.js';
 
 /**
@@ -24,6 +26,8 @@ export interface AppDeps extends TaskRoutesDeps {
   /** A pino logger for request logs (JSON, with request ids); none when absent. */
   readonly logger?: FastifyBaseLogger;
   readonly now?: () => number;
+  /** Live progress streams (GET .../{task_id}/events); defaults when absent. */
+  readonly events?: { readonly maxPerKey: number; readonly maxMs: number; readonly heartbeatMs: number; readonly pollMs?: number };
   /** Extra routes registered last (e.g. the web playground). */
   readonly extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
   /** Request/idle timeouts and the per-address connection cap; Node's defaults when absent. */
@@ -111,6 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(fastifyMultipart, { throwFileSizeLimit: true, limits: { fileSize: deps.config.maxUploadBytes } });
   await app.register(fastifyFormbody);
+  untypedJsonBodies(app);
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -140,6 +145,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             'application/json': { schema: createBodyDoc },
           },
         };
+        post.callbacks = taskEndedCallbackDoc;
       }
       return spec;
     },
@@ -173,6 +179,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) => reply.code(404).send(failure(404, `no route ${request.method} ${request.url.split('?')[0]}`)));
 
   taskRoutes(app, deps);
+  eventRoutes(app, {
+    tasks: deps.tasks,
+    keys: deps.keys,
+    limiter: deps.limiter,
+    config: {
+      queryRateLimit: deps.config.queryRateLimit,
+      eventsMaxPerKey: deps.events?.maxPerKey ?? 10,
+      eventsMaxMs: deps.events?.maxMs ?? 600_000,
+      eventsHeartbeatMs: deps.events?.heartbeatMs ?? 15_000,
+      ...(deps.events?.pollMs !== undefined ? { eventsPollMs: deps.events.pollMs } : {}),
+    },
+  });
   resultRoutes(app, { blobs: deps.blobs, signer: deps.signer, ...(deps.now ? { now: deps.now } : {}) });
 
   app.get('/healthz', { schema: { summary: 'Health: the process, its database and (scale-out) Redis; 503 when one is not ok', tags: ['ops'] } }, async (_request, reply) => {

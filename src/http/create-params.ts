@@ -1,6 +1,8 @@
 import { MODEL_NAMES, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
 import { ClearShotError, badArgument } from '../errors/index.js';
 import { checkUrlSyntax } from '../net/url-fetcher.js';
+import { decodeBase64Image } from './base64-image.js';
+import { checkCallbackSyntax } from '../webhooks/callback-url.js';
 import type { CreateSource } from '../tasks/task-service.js';
 import type { EnhanceType, ReturnType, TaskRequest } from '../tasks/task.js';
 
@@ -22,6 +24,8 @@ function text(fields: RawCreate['fields'], name: string): string | undefined {
   const v = fields[name];
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  // A repeated field (which may be a whole image_base64): named, not echoed.
+  if (Array.isArray(v)) throw new ClearShotError('BAD_PARAMETER', `expected one value for ${name} but received ${v.length} values (the field is repeated)`);
   if (typeof v !== 'string') throw badArgument(name, 'a string or number', JSON.stringify(v));
   const t = v.trim();
   return t === '' ? undefined : t;
@@ -44,16 +48,21 @@ function unitNumber(fields: RawCreate['fields'], name: string, allowAuto: boolea
   return n;
 }
 
-export function parseCreate(raw: RawCreate, defaults: { model: ModelName; maxUrlLength: number }): { request: TaskRequest; source: CreateSource } {
+export function parseCreate(
+  raw: RawCreate,
+  defaults: { model: ModelName; maxUrlLength: number; maxUploadBytes?: number },
+): { request: TaskRequest; source: CreateSource } {
   const { fields, file } = raw;
   const url = text(fields, 'image_url');
   if (typeof fields.image_file === 'string' && fields.image_file.trim() !== '') {
     throw new ClearShotError('BAD_PARAMETER', 'image_file must be sent as a file part of a multipart/form-data body');
   }
+  const base64 = text(fields, 'image_base64');
   const hasFile = file !== undefined && file.length > 0;
-  if (url !== undefined && hasFile) throw new ClearShotError('BAD_PARAMETER', 'send exactly one of image_url and image_file, not both');
-  if (url === undefined && !hasFile) {
-    throw new ClearShotError('BAD_PARAMETER', file !== undefined ? 'image_file is empty' : 'one of image_url or image_file is required');
+  const given = [url !== undefined && 'image_url', hasFile && 'image_file', base64 !== undefined && 'image_base64'].filter((n): n is string => typeof n === 'string');
+  if (given.length > 1) throw new ClearShotError('BAD_PARAMETER', `send exactly one of image_url, image_file and image_base64, not ${given.join(' and ')}`);
+  if (given.length === 0) {
+    throw new ClearShotError('BAD_PARAMETER', file !== undefined ? 'image_file is empty' : 'one of image_url, image_file or image_base64 is required');
   }
 
   const sync = choice(fields, 'sync', [0, 1] as const, 0, '0 or 1') === 1;
@@ -80,6 +89,9 @@ export function parseCreate(raw: RawCreate, defaults: { model: ModelName; maxUrl
   const faceStrength = unitNumber(fields, 'face_strength', false);
   const fixFaceOnly = choice(fields, 'fix_face_only', [0, 1] as const, 0, '0 or 1') === 1;
 
+  const callbackUrl = text(fields, 'callback_url');
+  if (callbackUrl !== undefined) checkCallbackSyntax(callbackUrl);
+
   const request: TaskRequest = {
     returnType,
     sync,
@@ -91,10 +103,12 @@ export function parseCreate(raw: RawCreate, defaults: { model: ModelName; maxUrl
     ...(strength !== undefined ? { strength } : {}),
     ...(faceStrength !== undefined ? { faceStrength } : {}),
     ...(fixFaceOnly ? { fixFaceOnly } : {}),
+    ...(callbackUrl !== undefined ? { callbackUrl } : {}),
   };
   if (url !== undefined) {
     checkUrlSyntax(url, defaults.maxUrlLength);
     return { request, source: { kind: 'url', url } };
   }
+  if (base64 !== undefined) return { request, source: { kind: 'file', bytes: decodeBase64Image(base64, defaults.maxUploadBytes ?? 20 * 2 ** 20) } };
   return { request, source: { kind: 'file', bytes: file! } };
 }

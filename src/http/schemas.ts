@@ -14,8 +14,11 @@ export const taskDataSchema = {
     progress: { type: 'integer', minimum: 0, maximum: 100, description: '100 when complete.' },
     state: {
       type: 'integer',
-      description: '1 success; 0 queued, 2 preparing, 3 waiting, 4 processing; -1 failed, -2 storing failed, -3 download failed, -5 over the limits, -7 invalid image, -8 timeout.',
+      description:
+        '1 success; 4 accepted and not finished (queued, preparing or processing: a documented departure from the PicWish table, whose 0/2/3 are reported in phase_state); -1 failed, -2 storing failed, -3 download failed, -5 over the limits, -7 invalid image, -8 timeout.',
     },
+    phase: { type: 'string', enum: ['queued', 'preparing', 'waiting', 'processing'], description: 'Extension: the phase of an open task (absent once it ended).' },
+    phase_state: { type: 'integer', enum: [0, 2, 3, 4], description: "Extension: the PicWish table's code of that phase (0 queued, 2 preparing, 3 waiting, 4 processing)." },
     state_detail: { type: 'string', description: 'Short text, e.g. "Complete" or "Invalid image: <reason>".' },
     return_type: { type: 'integer', enum: [1, 2, 3] },
     image: { type: 'string', description: 'Result URL (return_type 1 or 3; valid for 1 hour) or base64 (return_type 2). Present when state = 1.' },
@@ -70,8 +73,12 @@ export const taskEnvelopeSchema = {
 export const createBodyDoc = {
   type: 'object',
   properties: {
-    image_url: { type: 'string', maxLength: 512, description: 'Source image URL (http/https). Exactly one of image_url and image_file.' },
+    image_url: { type: 'string', maxLength: 512, description: 'Source image URL (http/https). Exactly one of image_url, image_file and image_base64.' },
     image_file: { type: 'string', format: 'binary', description: 'Source image file (multipart/form-data only). Up to 20 MB, 4096x4096 px.' },
+    image_base64: {
+      type: 'string',
+      description: 'Source image as base64, raw or as a data URI (data:image/png;base64,...), in any body encoding. Up to 20 MB decoded (413 past it); malformed base64 is a 400 naming the field.',
+    },
     sync: { type: 'integer', enum: [0, 1], default: 0, description: '1: wait and answer with the result.' },
     type: { type: 'string', enum: ['clean', 'face'], default: 'clean' },
     scale_factor: { type: 'integer', enum: [1, 2, 4], description: 'Empty = auto: long edge (10,512] -> 4x, (512,1024] -> 2x, (1024,4096] -> 1x.' },
@@ -86,5 +93,31 @@ export const createBodyDoc = {
     },
     face_strength: { type: 'number', minimum: 0, maximum: 1, description: 'Extension, type=face: weight of the restored faces inside their masks (default CLEARSHOT_FACE_STRENGTH).' },
     fix_face_only: { type: 'integer', enum: [0, 1], default: 0, description: 'Restore the faces only (implies face restoration): outside the face masks the result is the input resized with a classical filter (Lanczos), not the network output.' },
+    callback_url: {
+      type: 'string',
+      maxLength: 512,
+      description:
+        'Extension: http(s) URL that receives the final task view (the GET envelope) when the task ends, success or failure, signed in the Standard Webhooks convention. Same private-network guard as image_url, at creation and at delivery.',
+    },
+  },
+} as const;
+
+/** The callback_url webhook, as an OpenAPI callback of the create operation. */
+export const taskEndedCallbackDoc = {
+  taskEnded: {
+    '{$request.body#/callback_url}': {
+      post: {
+        summary: 'The task ended (success or failure)',
+        description:
+          'At least once, retried with backoff (CLEARSHOT_WEBHOOK_RETRY_S) on network errors, timeouts and non-2xx answers. Headers: webhook-id (the task id, the same on every retry), webhook-timestamp (Unix seconds), webhook-signature ("v1,<base64 HMAC-SHA256 over id.timestamp.body>", space-separated when several secrets sign).',
+        parameters: [
+          { name: 'webhook-id', in: 'header', required: true, schema: { type: 'string' } },
+          { name: 'webhook-timestamp', in: 'header', required: true, schema: { type: 'string' } },
+          { name: 'webhook-signature', in: 'header', required: true, schema: { type: 'string' } },
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: taskEnvelopeSchema } } },
+        responses: { '2XX': { description: 'Delivered; anything else is retried.' } },
+      },
+    },
   },
 } as const;

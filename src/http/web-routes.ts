@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 
 /**
- * The web playground at `/`: three static files built by `npm run build` (run by
+ * The web playground at `/`: a few static files built by `npm run build` (run by
  * `npm install` and before `npm start`). Read once at start; no external assets.
  */
 const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
@@ -11,6 +11,7 @@ const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
 const FILES: Readonly<Record<string, [path: string, type: string]>> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/app.css': ['app.css', 'text/css; charset=utf-8'],
+  '/favicon.svg': ['favicon.svg', 'image/svg+xml'],
   '/app.js': ['dist/app.js', 'text/javascript; charset=utf-8'],
   '/app.js.map': ['dist/app.js.map', 'application/json'],
 };

@@ -7,7 +7,7 @@ import type { JobQueue } from '../queue/job-queue.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { UrlSigner } from '../storage/signed-url.js';
 import { creditCost } from './credits.js';
-import { STATE, STATE_DETAIL, isTerminal, type Task, type TaskRequest } from './task.js';
+import { OPEN_STATES, STATE, STATE_DETAIL, isTerminal, type Task, type TaskRequest, type TaskState } from './task.js';
 import type { TaskStore } from './task-store.js';
 
 /**
@@ -40,6 +40,7 @@ export interface TaskServiceDeps {
 export class TaskEvents extends EventEmitter {
   settled(task: Task): void {
     this.emit(`settled:${task.id}`, task);
+    this.emit('settled', task);
   }
 }
 
@@ -65,8 +66,21 @@ export interface TaskView {
   type: string;
   model: string;
   notes?: string[];
+  /** Extension: the fine phase of an open task (its `state` reads 4 whatever the phase). */
+  phase?: TaskPhase;
+  /** Extension: the contract's code of that phase (0 queued, 2 preparing, 3 waiting, 4 processing). */
+  phase_state?: number;
   [extra: string]: unknown;
 }
+
+export type TaskPhase = 'queued' | 'preparing' | 'waiting' | 'processing';
+
+const PHASES: Partial<Record<TaskState, TaskPhase>> = {
+  [STATE.QUEUED]: 'queued',
+  [STATE.PREPARING]: 'preparing',
+  [STATE.WAITING]: 'waiting',
+  [STATE.PROCESSING]: 'processing',
+};
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
@@ -172,6 +186,15 @@ export class TaskService {
       type: task.request.type,
       model: task.request.model,
     };
+    if (OPEN_STATES.includes(task.state)) {
+      // Departure from the contract's table (README, "Task states"): an accepted task that
+      // has not finished reads 4 in every phase, because published PicWish clients poll
+      // only while state is 4; the phase itself stays readable here.
+      view.state = STATE.PROCESSING;
+      view.phase = PHASES[task.state]!;
+      view.phase_state = task.state;
+      if (task.state === STATE.QUEUED) view.state_detail = `${STATE_DETAIL[STATE.QUEUED]}: ${await this.deps.tasks.queuedBefore(task.createdAt)} ahead`;
+    }
     if (task.processedAt !== undefined) view.processed_at = seconds(task.processedAt);
     if (task.completedAt !== undefined) view.completed_at = seconds(task.completedAt);
     if (task.input) {

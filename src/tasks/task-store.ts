@@ -1,3 +1,4 @@
+import type { WebhookStore } from '../webhooks/webhook-store.js';
 import type { Task, TaskRequest, TaskResult, TaskSource, TaskState } from './task.js';
 
 /**
@@ -35,7 +36,7 @@ export interface TaskPatch {
   readonly countAttempt?: boolean;
 }
 
-export interface TaskStore {
+export interface TaskStore extends WebhookStore {
   /** Inserts a QUEUED task and holds its credits, atomically; INSUFFICIENT_CREDITS if the key cannot pay. */
   create(task: NewTask): Promise<Task>;
   get(id: string): Promise<Task | undefined>;
@@ -53,6 +54,8 @@ export interface TaskStore {
   complete(id: string, result: TaskResult, patch?: TaskPatch): Promise<Task | undefined>;
   /** Every task in an active state goes back to QUEUED (restart recovery); their ids. */
   requeueActive(): Promise<string[]>;
+  /** How many QUEUED tasks were created before `createdAt` (a queued task's place in line). */
+  queuedBefore(createdAt: number): Promise<number>;
   /** QUEUED task ids, oldest first. */
   queuedIds(limit: number): Promise<string[]>;
   /** Tasks queued before `queuedBefore`, or active since before `activeBefore` (epoch ms). */

@@ -89,6 +89,8 @@ export interface TaskRequest {
   readonly faceStrength?: number | undefined;
   /** Restore the faces only (implies face restoration); absent in tasks created before it existed. */
   readonly fixFaceOnly?: boolean | undefined;
+  /** Where the final task view is POSTed when the task ends (README, "Callbacks"). */
+  readonly callbackUrl?: string | undefined;
 }
 
 export type TaskSource = { readonly kind: 'file'; readonly blob: string } | { readonly kind: 'url'; readonly url: string; readonly blob?: string | undefined };

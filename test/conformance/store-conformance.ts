@@ -157,6 +157,68 @@ export function storeConformance(name: string, open: () => Promise<{ store: Stor
       assert.ok(typeof (await store.countByState())[STATE.QUEUED] === 'number');
     });
 
+    it('counts the queued tasks created before a time (place in line)', async () => {
+      const key = await newKey(store, 100);
+      const base = Date.now() + 10_000_000 + seq * 1000;
+      const a = await newTask(store, key.id, 2, base + 1);
+      await newTask(store, key.id, 2, base + 2);
+      const before = await store.queuedBefore(base + 1);
+      assert.equal(await store.queuedBefore(base + 2), before + 1);
+      assert.equal(await store.queuedBefore(base + 3), before + 2);
+      await store.transition(a.id, STATE.PREPARING);
+      assert.equal(await store.queuedBefore(base + 3), before + 1, 'a task being prepared is no longer in line');
+    });
+
+    it('owes a webhook in the same transaction as the end, success or failure, only with a callback_url', async () => {
+      const key = await newKey(store, 100);
+      const withHook = { ...request, callbackUrl: 'http://127.0.0.1:9/hook' };
+      const make = () => store.create({ id: randomUUID(), keyId: key.id, createdAt: Date.now(), request: withHook, source: { kind: 'file', blob: `inputs/${randomUUID()}` }, credits: 2 });
+      const ok = await make();
+      const bad = await make();
+      const plain = await newTask(store, key.id);
+      assert.equal(await store.webhookOf(ok.id), undefined, 'nothing owed while open');
+      await store.transition(ok.id, STATE.PREPARING);
+      await store.transition(ok.id, STATE.PROCESSING);
+      await store.complete(ok.id, result(ok.id), { completedAt: 5000 });
+      await store.transition(bad.id, STATE.INVALID_IMAGE, { completedAt: 6000 });
+      await store.transition(plain.id, STATE.INVALID_IMAGE, { completedAt: 6000 });
+      assert.deepEqual(await store.webhookOf(ok.id), { url: withHook.callbackUrl, status: 'pending', attempts: 0, nextAt: 5000 });
+      assert.deepEqual(await store.webhookOf(bad.id), { url: withHook.callbackUrl, status: 'pending', attempts: 0, nextAt: 6000 });
+      assert.equal(await store.webhookOf(plain.id), undefined);
+      assert.equal((await store.get(ok.id))!.request.callbackUrl, withHook.callbackUrl);
+      assert.ok((await store.pendingWebhooks()) >= 2);
+
+      // Claims: due rows only, each counted and leased; a second claim sees none of them.
+      const claimed = (await store.claimWebhooks(5500, 100_000, 100)).filter((c) => c.taskId === ok.id || c.taskId === bad.id);
+      assert.deepEqual(claimed, [{ taskId: ok.id, url: withHook.callbackUrl, attempts: 1 }], 'bad is not due at 5500');
+      assert.ok(!(await store.claimWebhooks(7000, 100_000, 100)).some((c) => c.taskId === ok.id), 'leased');
+      // A failed attempt schedules the next; a stale claim's outcome is ignored.
+      assert.equal(await store.finishWebhook(ok.id, 1, { status: 'pending', nextAt: 8000, error: 'HTTP 500', at: 7000 }), true);
+      assert.equal(await store.finishWebhook(ok.id, 0, { status: 'delivered', at: 7000 }), false, 'stale claim');
+      const again = (await store.claimWebhooks(8000, 100_000, 100)).find((c) => c.taskId === ok.id);
+      assert.deepEqual(again, { taskId: ok.id, url: withHook.callbackUrl, attempts: 2 });
+      assert.equal(await store.finishWebhook(ok.id, 2, { status: 'delivered', at: 8100 }), true);
+      assert.equal((await store.webhookOf(ok.id))?.status, 'delivered');
+      assert.ok(!(await store.claimWebhooks(Number.MAX_SAFE_INTEGER - 1, Number.MAX_SAFE_INTEGER, 1000)).some((c) => c.taskId === ok.id), 'delivered is never claimed');
+      // Purging the task forgets its delivery.
+      await store.delete(bad.id);
+      assert.equal(await store.webhookOf(bad.id), undefined);
+    });
+
+    it('concurrent claims never hand the same delivery to two claimers', async () => {
+      const key = await newKey(store, 1000);
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t = await store.create({ id: randomUUID(), keyId: key.id, createdAt: Date.now(), request: { ...request, callbackUrl: 'http://127.0.0.1:9/x' }, source: { kind: 'file', blob: 'inputs/x' }, credits: 1 });
+        await store.transition(t.id, STATE.FAILED, { completedAt: 1 });
+        ids.push(t.id);
+      }
+      const batches = await Promise.all(Array.from({ length: 6 }, () => store.claimWebhooks(2, 1_000_000, 5)));
+      const mine = batches.flat().filter((c) => ids.includes(c.taskId));
+      assert.equal(new Set(mine.map((c) => c.taskId)).size, mine.length, 'no delivery claimed twice');
+      assert.equal(mine.length, 20);
+    });
+
     it('keys: lookup by hash, credits never below what is held, ledger of grants', async () => {
       const hash = randomUUID();
       const key = await newKey(store, 4, hash);

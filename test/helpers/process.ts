@@ -46,6 +46,7 @@ export function scaleoutEnv(o: { port: number; role: 'api' | 'worker'; dataDir: 
     AWS_ACCESS_KEY_ID: o.s3.accessKeyId,
     AWS_SECRET_ACCESS_KEY: o.s3.secretAccessKey,
     CLEARSHOT_URL_SECRET: 'shared-secret-of-the-scale-out-tests-0123456789',
+    CLEARSHOT_WEBHOOK_SECRET: `whsec_${Buffer.from('webhook secret of the scale-out tests').toString('base64')}`,
     CLEARSHOT_RATE_LIMIT: '0',
     CLEARSHOT_QUERY_RATE_LIMIT: '0',
     LOG_LEVEL: 'warn',

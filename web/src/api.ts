@@ -1,11 +1,15 @@
 /**
  * The playground is a client like any other: it talks only to the public API
- * (POST /api/tasks/visual/scale, GET /api/tasks/visual/scale/{id}, result URLs).
+ * (POST /api/tasks/visual/scale, GET /api/tasks/visual/scale/{id} and its /events
+ * stream, result URLs).
  */
 export interface TaskData {
   task_id: string;
   state: number;
   state_detail: string;
+  /** Extension: the phase of an open task (its state reads 4 in every phase). */
+  phase?: 'queued' | 'preparing' | 'waiting' | 'processing';
+  phase_state?: number;
   progress: number;
   created_at: number;
   processed_at?: number;
@@ -87,4 +91,53 @@ export async function getTask(key: string, id: string): Promise<TaskData> {
     throw new ApiError(0, 'cannot reach the service');
   }
   return envelope<TaskData>(res);
+}
+
+/**
+ * Follows a task through its live progress stream (Server-Sent Events read with fetch,
+ * since EventSource cannot send the X-API-KEY header). Resolves with the final task,
+ * or with undefined when no stream can be had or it ended early (time limit, too many
+ * streams, an older server): the caller then polls.
+ */
+export async function watchTask(key: string, id: string, onUpdate: (task: Pick<TaskData, 'state' | 'state_detail' | 'progress' | 'phase_state'>) => void): Promise<TaskData | undefined> {
+  let res: Response;
+  try {
+    res = await fetch(`/api/tasks/visual/scale/${encodeURIComponent(id)}/events`, { headers: { 'X-API-KEY': key, accept: 'text/event-stream' } });
+  } catch {
+    return undefined;
+  }
+  if (res.status === 401 || res.status === 404) await envelope(res);
+  if (!res.ok || !res.body || !(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+    await res.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return undefined;
+      buffer += value;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let event = 'message';
+        let data = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) event = line.slice(6).trim();
+          else if (line.startsWith('data:')) data += line.slice(5).trim();
+        }
+        if (!data) continue;
+        const parsed = JSON.parse(data) as TaskData;
+        if (event === 'progress') onUpdate(parsed);
+        else if (event === 'done') return parsed;
+        else return undefined; // timeout or error: poll instead
+      }
+    }
+  } catch {
+    return undefined;
+  } finally {
+    void reader.cancel().catch(() => undefined);
+  }
 }

@@ -1,6 +1,6 @@
 import { autoScale, MAX_SIDE, MIN_LONG_EDGE } from '../../src/engine/scale-rules.js';
 import { creditCost } from '../../src/tasks/credits.js';
-import { ApiError, createTask, getTask, type CreateParams, type TaskData } from './api.js';
+import { ApiError, createTask, getTask, watchTask, type CreateParams, type TaskData } from './api.js';
 import { drawZoom, initCompare, setDivider } from './compare.js';
 import { loadHistory, remember, saveHistory, type HistoryEntry } from './history.js';
 import { requestError, STATE_TEXT, taskError } from './messages.js';
@@ -228,8 +228,14 @@ async function run(): Promise<void> {
   const p = params();
   try {
     const id = await createTask(key, p, sel.source);
-    let task: TaskData;
-    for (;;) {
+    const show = (t: Pick<TaskData, 'state' | 'state_detail' | 'progress' | 'phase_state'>) => {
+      els.progress.value = t.progress;
+      els.state.textContent = `${STATE_TEXT[t.phase_state ?? t.state] ?? t.state_detail} — ${t.progress}%`;
+    };
+    // Live progress first; polling when no stream can be had.
+    let task: TaskData | undefined = await watchTask(key, id, show);
+    if (task) show(task);
+    while (!task || !(task.state === 1 || task.state < 0)) {
       try {
         task = await getTask(key, id);
       } catch (err) {
@@ -239,8 +245,7 @@ async function run(): Promise<void> {
         }
         throw err;
       }
-      els.progress.value = task.progress;
-      els.state.textContent = `${STATE_TEXT[task.state] ?? task.state_detail} — ${task.progress}%`;
+      show(task);
       if (task.state === 1 || task.state < 0) break;
       await sleep(600);
     }

@@ -11,6 +11,11 @@ import type { RateLimiter } from '../rate-limiter.js';
 import { authenticate } from '../auth.js';
 import type { KeyService } from '../../keys/key-service.js';
 import { taskEnvelopeSchema } from '../schemas.js';
+import { base64TextLimit } from '../base64-image.js';
+import { checkCallbackUrl, type CallbackGuard } from '../../webhooks/callback-url.js';
+
+/** Text fields other than image_base64 stay small. */
+const FIELD_LIMIT = 64 * 1024;
 
 export interface TaskRoutesDeps {
   readonly tasks: TaskService;
@@ -18,6 +23,8 @@ export interface TaskRoutesDeps {
   readonly blobs: BlobStore;
   readonly limiter: RateLimiter;
   readonly metrics: Metrics;
+  /** The address policy for callback_url (the same as image_url's). */
+  readonly callbackGuard?: CallbackGuard;
   readonly config: {
     readonly defaultModel: ModelName;
     readonly maxUploadBytes: number;
@@ -34,8 +41,13 @@ async function readBody(request: FastifyRequest, maxUploadBytes: number): Promis
   if (request.isMultipart()) {
     const fields: Record<string, unknown> = {};
     let file: Uint8Array | undefined;
+    // image_base64 may be as large as the encoded upload; every other text field is
+    // small, and the text fields together may not exceed that either, so memory stays
+    // bounded by one limit whatever the number of fields.
+    const textLimit = base64TextLimit(maxUploadBytes);
+    let textBytes = 0;
     try {
-      for await (const part of request.parts({ limits: { fileSize: maxUploadBytes, files: 1, fields: 32, fieldSize: 64 * 1024 } })) {
+      for await (const part of request.parts({ limits: { fileSize: maxUploadBytes, files: 1, fields: 32, fieldSize: textLimit } })) {
         if (part.type === 'file') {
           if (part.fieldname !== 'image_file') {
             part.file.resume();
@@ -44,6 +56,13 @@ async function readBody(request: FastifyRequest, maxUploadBytes: number): Promis
           // Throws a 413 as soon as the stream passes the limit: nothing unbounded is buffered.
           file = await part.toBuffer();
         } else {
+          const value = typeof part.value === 'string' ? part.value : String(part.value);
+          textBytes += value.length;
+          if (part.fieldname === 'image_base64' && (part.valueTruncated || textBytes > textLimit)) {
+            throw new ClearShotError('FILE_TOO_LARGE', `image_base64 decodes to more than the size limit (${Math.round(maxUploadBytes / 2 ** 20)} MB)`);
+          }
+          if (part.fieldname !== 'image_base64' && value.length > FIELD_LIMIT) throw new ClearShotError('BAD_PARAMETER', `the field ${JSON.stringify(part.fieldname)} is longer than ${FIELD_LIMIT} bytes`);
+          if (textBytes > textLimit) throw new ClearShotError('FILE_TOO_LARGE', 'the form fields exceed the size limit');
           // A repeated field becomes a list, as in a urlencoded body, so it is refused
           // by name instead of the last value silently winning.
           const seen = fields[part.fieldname];
@@ -78,9 +97,12 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
   app.post(
     PATH,
     {
+      // JSON and urlencoded bodies may carry image_base64: room for the encoded upload.
+      bodyLimit: Math.ceil(base64TextLimit(deps.config.maxUploadBytes) * 1.1),
       schema: {
         summary: 'Create a photo enhancement task',
-        description: 'Body as multipart/form-data (image_file as a file part), application/x-www-form-urlencoded or JSON. See README for every field.',
+        description:
+          'Body as multipart/form-data (image_file as a file part), application/x-www-form-urlencoded or JSON (also read as JSON when sent without a Content-Type). The image comes from exactly one of image_url, image_file and image_base64. See README for every field.',
         tags: ['tasks'],
         security: [{ apiKey: [] }],
         response: { 200: taskEnvelopeSchema },
@@ -92,7 +114,9 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
       const { request: taskRequest, source } = parseCreate(await readBody(request, deps.config.maxUploadBytes), {
         model: deps.config.defaultModel,
         maxUrlLength: 512,
+        maxUploadBytes: deps.config.maxUploadBytes,
       });
+      if (taskRequest.callbackUrl !== undefined) await checkCallbackUrl(taskRequest.callbackUrl, deps.callbackGuard ?? { allowPrivate: false });
       let task = await deps.tasks.create(key, taskRequest, source);
       deps.metrics.tasksCreated.inc();
       request.log.info({ taskId: task.id, keyId: key.id, source: source.kind, state: task.state }, 'task created');
