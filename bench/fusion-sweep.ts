@@ -65,7 +65,7 @@ for (const c of cases) console.log(`${c.photo} ${c.variant} q=${c.a.jpegQuality}
 
 const grid: Array<{ label: string; o: (c: Case) => FusionOptions }> = [];
 const rmsD = (c: Case) => { let se = 0; for (let i = 0; i < c.B.data.length; i++) se += (c.N.data[i]! - c.B.data[i]!) ** 2; return Math.sqrt(se / c.B.data.length); };
-const defectOf = (c: Case) => Number(process.env.DEFECT_K ?? 1) * (process.env.DEFECT_MODE === 'rmsD' ? rmsD(c) : c.rmse);
+const defectOf = (c: Case) => Number(process.env.DEFECT_K ?? 1) * (process.env.DEFECT_MODE === 'rmsD' ? rmsD(c) : process.env.DEFECT_MODE === 'fixed' ? 1 : process.env.DEFECT_MODE === 'cap' ? Math.min(rmsD(c), Number(process.env.CAP ?? 6)) : c.rmse);
 for (const s of (process.env.S ?? '0,0.25,0.5,0.75,1').split(',').map(Number)) {
   for (const tone of (process.env.TONE ?? '0,12').split(',').map(Number)) {
     for (const texture of (process.env.TEX ?? '0,3').split(',').map(Number)) {

@@ -67,9 +67,9 @@ export async function quality(): Promise<string> {
     '',
     table(['scale', 'method', 'PSNR dB', 'SSIM', 'per image'], rows),
     '',
-    'Reading it: Real-ESRGAN models are trained adversarially for perceived sharpness, not for',
-    'PSNR, so they can trail Lanczos on PSNR while removing the JPEG blocking and noise that',
-    'SSIM penalises. See "Scale strategy" for how 2x and 1x are produced.',
+    'Reading it: the model rows use the default, adaptive strength ("Adaptive enhancement"): the',
+    "network's output fused with the classical image. Real-ESRGAN alone is trained adversarially",
+    'for perceived sharpness, not PSNR. See "Scale strategy" for how 2x and 1x are produced.',
     '',
     'Reproduce: `npm run bench -- quality`',
   ].join('\n');

@@ -157,7 +157,7 @@ describe('PostgreSQL at start', () => {
       await assert.rejects(PgStore.open(db.url), (e: unknown) => e instanceof ClearShotError && e.code === 'DATABASE_INVALID' && /version 99, newer/.test(e.message));
       await c.query('DELETE FROM schema_migrations WHERE version = 99');
       await c.query('DROP TABLE ledger');
-      await c.query('DROP TABLE tasks');
+      await c.query('DROP TABLE tasks CASCADE'); // webhook_deliveries refers to it
       await c.end();
       await assert.rejects(PgStore.open(db.url), (e: unknown) => e instanceof ClearShotError && e.code === 'DATABASE_INVALID' && /tables tasks, ledger are missing/.test(e.message) && e.message.includes(new URL(db.url).pathname));
     } finally {
