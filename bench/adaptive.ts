@@ -95,7 +95,7 @@ export async function adaptive(): Promise<string> {
         const spec = CROP_SPECS.find(([p, v]) => p === photo.name && v === variant);
         if (spec) {
           const name = `adaptive-${photo.name}-${variant}.png`;
-          // The most detailed 256 px square of the central band.
+          // The central 256 px square.
           await sideBySide(join(cropDir, name), [B, then, now, O], Math.floor(w / 2 - 128), Math.floor(h / 2 - 128), 256);
           crops.push(`- ${photo.name}, ${variant}: ![${photo.name} ${variant}](images/${name})`);
         }
