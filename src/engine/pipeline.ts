@@ -79,10 +79,12 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
 
   const gray = decoded.color.channels === 1;
   const rgbInput = gray ? grayToRgb(decoded.color) : decoded.color;
-  // The classical image: the input itself at 1x, Lanczos at 2x and 4x.
-  const classical = await resizeRaster(rgbInput, plan.output.width, plan.output.height);
+  // The classical image: the input itself at 1x, Lanczos at 2x and 4x. Not made when
+  // the network's output is used as it is (strength 1, no fix_face_only).
   const useNetwork = restoration.strength > 0 || faceMode;
-  let up = classical;
+  const needsClassical = !useNetwork || fixFaceOnly || restoration.strength < 1;
+  const classical = needsClassical ? await resizeRaster(rgbInput, plan.output.width, plan.output.height) : undefined;
+  let up = classical!; // undefined only when the network runs, and then replaced below
   let faces: FaceReport | undefined;
   if (useNetwork) {
     const session = await ctx.session(model);
@@ -101,7 +103,7 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
     lap('inference');
     const netOut = await resizeRaster(net, plan.output.width, plan.output.height);
     // fix_face_only keeps the network's output for the faces' surroundings inside the masks.
-    up = fixFaceOnly ? netOut : fuse(classical, netOut, fusionFor(scale, restoration.strength));
+    up = fixFaceOnly || !classical ? netOut : fuse(classical, netOut, fusionFor(scale, restoration.strength));
     lap('fusion');
     if (faceDeps) {
       const faceStrength = options.faceStrength ?? faceDeps.strength;
@@ -110,7 +112,7 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
         { ...faceDeps, strength: faceStrength },
       );
       // Outside every face mask: the classical image (fix_face_only) or the fused one.
-      if (fixFaceOnly) up = blendMasked(classical, up, faceMask(faces, up.width, up.height));
+      if (fixFaceOnly && classical) up = blendMasked(classical, up, faceMask(faces, up.width, up.height));
       lap('faces');
     }
   }
