@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
+import { maxRunningPerKey } from '../config/sections.js';
 import { PgStore } from '../db/pg-store.js';
 import { SqliteStore } from '../db/sqlite-store.js';
 import { MemoryRateLimiter, type RateLimiter } from '../http/rate-limiter.js';
@@ -16,7 +17,7 @@ import { S3BlobStore } from '../storage/s3-blob-store.js';
 import type { TaskStore } from '../tasks/task-store.js';
 
 /**
- * The only place that chooses adapters (STYLE.md): embedded defaults, or PostgreSQL /
+ * The only place that chooses adapters: embedded defaults, or PostgreSQL /
  * BullMQ on Redis / S3 when their variables are set.
  */
 export interface Adapters {
@@ -48,11 +49,6 @@ async function within(ms: number, check: () => Promise<{ ok: boolean; detail: st
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** CLEARSHOT_MAX_RUNNING_PER_KEY, or by default one slot fewer than the concurrency (at least 1). */
-function maxRunningPerKey(config: Config): number {
-  return config.maxRunningPerKey ?? Math.max(1, config.concurrency - 1);
 }
 
 export async function openAdapters(config: Config): Promise<Adapters> {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
+import { connectionsSection, engineSection, httpSection, processorSection, taskServiceSection } from '../config/sections.js';
 import { EnginePool } from '../engine/engine-pool.js';
 import { probeImage } from '../engine/image/probe.js';
 import type { Engine } from '../engine/local-engine.js';
@@ -86,15 +87,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     logger.warn(`no API key exists yet: create one with \`npx clearshot keys create --name NAME --credits 100\` (${where}), or set CLEARSHOT_BOOTSTRAP_KEY`);
   }
 
-  const tasks = new TaskService({
-    tasks: store,
-    blobs,
-    queue,
-    signer,
-    probe: probeImage,
-    config: { resultTtlMs: config.resultTtlS * 1000, retentionMs: config.retentionS * 1000 },
-    now,
-  });
+  const callbackGuard = { allowPrivate: config.allowPrivateUrls };
+  const tasks = new TaskService({ tasks: store, blobs, queue, signer, probe: probeImage, config: taskServiceSection(config), now, callbackGuard });
   const metrics = new Metrics(() => queue.depth());
   // Every task's end, wherever it happens (refused at creation, failed or done by a
   // worker): one log line and the duration histogram, for every final state.
@@ -103,7 +97,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     metrics.settled(task, seconds);
     logger.info(taskEndLog(task, seconds), 'task ended');
   });
-  const callbackGuard = { allowPrivate: config.allowPrivateUrls };
   // Every process delivers owed webhooks (whoever polls first), so all sign alike.
   const webhookSecrets = config.webhookSecrets ? config.webhookSecrets.split(',') : [await loadOrCreateWebhookSecret(join(config.dataPath, 'webhook-secret'))];
   const webhooks = new WebhookDispatcher(
@@ -116,16 +109,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   if (works) {
     engine =
       options.engine ??
-      (await EnginePool.start({
-        dataDir: config.dataPath,
-        threads: config.threads,
-        provider: config.provider,
-        modelSourceDir: config.modelDir,
-        concurrency: config.concurrency,
-        tuning: { maxNetPixels: config.maxNetMegapixels * 1e6 },
-        face: { strength: config.faceStrength, model: config.faceModel },
-        log: (line) => logger.info({ component: 'engine' }, line),
-      }));
+      (await EnginePool.start({ ...engineSection(config), log: (line) => logger.info({ component: 'engine' }, line) }));
     const processor = new TaskProcessor({
       tasks: store,
       blobs,
@@ -133,18 +117,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       service: tasks,
       probe: probeImage,
       now,
-      config: {
-        taskTimeoutMs: config.taskTimeoutS * 1000,
-        resultTtlMs: config.resultTtlS * 1000,
-        maxAttempts: config.maxAttempts,
-        fetch: {
-          timeoutMs: config.downloadTimeoutS * 1000,
-          maxBytes: config.maxUploadMb * 1024 * 1024,
-          maxRedirects: 5,
-          maxUrlLength: 512,
-          allowPrivate: config.allowPrivateUrls,
-        },
-      },
+      config: processorSection(config),
       log: (obj, msg) => logger.warn({ component: 'worker', ...obj }, msg),
     });
     await queue.start((id, signal) => processor.handle(id, signal));
@@ -152,11 +125,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const recovered = await tasks.recover(adapters.embeddedQueue && works);
   if (recovered) logger.info({ recovered }, 'enqueued tasks left from a previous run');
 
-  const connections = {
-    requestTimeoutMs: config.requestTimeoutS * 1000,
-    idleTimeoutMs: (config.idleTimeoutS ?? config.syncTimeoutS + 30) * 1000,
-    maxPerAddress: config.maxConnectionsPerAddress,
-  };
   const health = async () => {
     const checks = await adapters.health();
     const ok = Object.values(checks).every((c) => c.ok);
@@ -167,30 +135,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     return { ok, role: config.role, ...checks, queue_depth: queueDepth, running: queue.active() };
   };
   const app = serves
-    ? await buildApp({
-        tasks,
-        keys,
-        blobs,
-        signer,
-        limiter: adapters.limiter,
-        metrics,
-        callbackGuard,
-        logger,
-        now,
-        config: {
-          defaultModel: config.defaultModel,
-          maxUploadBytes: config.maxUploadMb * 1024 * 1024,
-          rateLimit: config.rateLimit,
-          queryRateLimit: config.queryRateLimit,
-          syncTimeoutMs: config.syncTimeoutS * 1000,
-        },
-        health,
-        events: { maxPerKey: config.eventsMaxPerKey, maxMs: config.eventsMaxS * 1000, heartbeatMs: config.eventsHeartbeatS * 1000 },
-        extraRoutes: webRoutes,
-        connections,
-        metricsToken: config.metricsToken,
-      })
-    : await buildOpsApp({ metrics, health, logger, connections, metricsToken: config.metricsToken });
+    ? await buildApp({ tasks, keys, blobs, signer, limiter: adapters.limiter, metrics, logger, now, config: httpSection(config), health, extraRoutes: webRoutes })
+    : await buildOpsApp({ metrics, health, logger, connections: connectionsSection(config), metricsToken: config.metricsToken });
 
   // Housekeeping where results are served: expire, purge, and re-enqueue what a queue lost.
   const sweep = async () => {

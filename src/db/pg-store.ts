@@ -1,10 +1,15 @@
 import pg from 'pg';
 import { ClearShotError } from '../errors/index.js';
 import type { ApiKey, KeyStore, LedgerEntry } from '../keys/key-store.js';
-import { STATE, STATE_DETAIL, statesBefore, type Task, type TaskResult, type TaskState } from '../tasks/task.js';
+import { STATE, statesBefore, type Task, type TaskResult, type TaskState } from '../tasks/task.js';
 import type { NewTask, TaskPatch, TaskStore } from '../tasks/task-store.js';
 import type { WebhookDelivery, WebhookOutcome, WebhookStatus } from '../webhooks/webhook-store.js';
 import { rowToKey, rowToTask, withoutHash, type KeyRow, type TaskRow } from './rows.js';
+import { migrations } from './schema.js';
+import { insertArgs, numbered, REQUEUE_ARGS, TASK_SQL, taskUpdate } from './task-sql.js';
+
+/** The shared task statements with PostgreSQL's placeholders. */
+const SQL = Object.fromEntries(Object.entries(TASK_SQL).map(([name, sql]) => [name, numbered(sql)])) as { readonly [K in keyof typeof TASK_SQL]: string };
 
 /**
  * PostgreSQL adapter of the task and key stores (scale-out mode): the same invariants
@@ -14,64 +19,7 @@ import { rowToKey, rowToTask, withoutHash, type KeyRow, type TaskRow } from './r
  * Migrations are versioned and applied at start under an advisory lock, so several
  * processes starting at once apply each exactly once.
  */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE api_keys (
-     id TEXT PRIMARY KEY,
-     name TEXT NOT NULL,
-     key_hash TEXT NOT NULL UNIQUE,
-     credits BIGINT NOT NULL CHECK (credits >= 0),
-     held BIGINT NOT NULL DEFAULT 0 CHECK (held >= 0 AND held <= credits),
-     disabled BOOLEAN NOT NULL DEFAULT FALSE,
-     created_at BIGINT NOT NULL
-   );
-   CREATE TABLE tasks (
-     id TEXT PRIMARY KEY,
-     key_id TEXT NOT NULL REFERENCES api_keys(id),
-     state INTEGER NOT NULL,
-     state_detail TEXT NOT NULL,
-     progress INTEGER NOT NULL DEFAULT 0,
-     created_at BIGINT NOT NULL,
-     processed_at BIGINT,
-     completed_at BIGINT,
-     request JSONB NOT NULL,
-     source JSONB NOT NULL,
-     input JSONB,
-     result JSONB,
-     result_blob TEXT,
-     result_expires_at BIGINT,
-     credits INTEGER NOT NULL,
-     charged BOOLEAN NOT NULL DEFAULT FALSE,
-     attempts INTEGER NOT NULL DEFAULT 0,
-     error_code TEXT,
-     notes JSONB NOT NULL DEFAULT '[]',
-     extra JSONB
-   );
-   CREATE INDEX tasks_by_state ON tasks(state, created_at);
-   CREATE INDEX tasks_by_expiry ON tasks(result_expires_at) WHERE result_blob IS NOT NULL;
-   CREATE INDEX tasks_by_completion ON tasks(completed_at);
-   CREATE TABLE ledger (
-     id BIGSERIAL PRIMARY KEY,
-     key_id TEXT NOT NULL REFERENCES api_keys(id),
-     task_id TEXT,
-     delta BIGINT NOT NULL,
-     reason TEXT NOT NULL,
-     created_at BIGINT NOT NULL
-   );
-   CREATE UNIQUE INDEX ledger_one_debit_per_task ON ledger(task_id) WHERE reason = 'debit';
-   CREATE INDEX ledger_by_key ON ledger(key_id, id);`,
-  // Webhook deliveries owed for ended tasks with a callback_url (src/webhooks).
-  `CREATE TABLE webhook_deliveries (
-     task_id TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
-     url TEXT NOT NULL,
-     status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
-     attempts INTEGER NOT NULL DEFAULT 0,
-     next_at BIGINT NOT NULL,
-     last_error TEXT,
-     created_at BIGINT NOT NULL,
-     finished_at BIGINT
-   );
-   CREATE INDEX webhooks_due ON webhook_deliveries(next_at) WHERE status = 'pending';`,
-];
+const MIGRATIONS = migrations('pg');
 
 const MIGRATION_LOCK = 7_454_001;
 
@@ -181,7 +129,7 @@ export class PgStore implements TaskStore, KeyStore {
   }
 
   private async taskRow(c: Client | pg.Pool, id: string): Promise<Task> {
-    return rowToTask((await c.query<TaskRow>('SELECT * FROM tasks WHERE id = $1', [id])).rows[0]!);
+    return rowToTask((await c.query<TaskRow>(SQL.get, [id])).rows[0]!);
   }
 
   // ---- tasks ---------------------------------------------------------------------
@@ -190,42 +138,23 @@ export class PgStore implements TaskStore, KeyStore {
     return this.tx(async (c) => {
       const key = (await c.query<KeyRow>('SELECT * FROM api_keys WHERE id = $1 FOR UPDATE', [task.keyId])).rows[0];
       if (!key || key.disabled) throw new ClearShotError('UNAUTHORIZED');
-      const held = await c.query('UPDATE api_keys SET held = held + $1 WHERE id = $2 AND credits - held >= $1', [task.credits, task.keyId]);
+      const held = await c.query(SQL.hold, [task.credits, task.keyId, task.credits]);
       if (held.rowCount === 0) {
         throw new ClearShotError('INSUFFICIENT_CREDITS', `not enough credits: this image costs ${task.credits}, the key has ${Number(key.credits) - Number(key.held)} available`);
       }
-      await c.query(
-        `INSERT INTO tasks (id, key_id, state, state_detail, progress, created_at, request, source, input, credits)
-         VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, $9)`,
-        [task.id, task.keyId, STATE.QUEUED, STATE_DETAIL[STATE.QUEUED], task.createdAt, task.request, task.source, task.input ?? null, task.credits],
-      );
+      await c.query(SQL.insert, insertArgs(task));
       return this.taskRow(c, task.id);
     });
   }
 
   async get(id: string): Promise<Task | undefined> {
-    const r = (await this.pool.query<TaskRow>('SELECT * FROM tasks WHERE id = $1', [id])).rows[0];
+    const r = (await this.pool.query<TaskRow>(SQL.get, [id])).rows[0];
     return r ? rowToTask(r) : undefined;
   }
 
-  private async update(c: Client, id: string, to: TaskState, patch: TaskPatch, extra: Record<string, unknown> = {}): Promise<void> {
-    const sets = ['state = $2', 'state_detail = $3'];
-    const args: unknown[] = [id, to, patch.stateDetail ?? STATE_DETAIL[to]];
-    const add = (column: string, value: unknown) => {
-      args.push(value);
-      sets.push(`${column} = $${args.length}`);
-    };
-    if (patch.progress !== undefined) add('progress', patch.progress);
-    if (patch.processedAt !== undefined) add('processed_at', patch.processedAt);
-    if (patch.completedAt !== undefined) add('completed_at', patch.completedAt);
-    if (patch.source !== undefined) add('source', patch.source);
-    if (patch.input !== undefined) add('input', patch.input);
-    if (patch.errorCode !== undefined) add('error_code', patch.errorCode);
-    if (patch.notes !== undefined) add('notes', JSON.stringify(patch.notes));
-    if (patch.extra !== undefined) add('extra', patch.extra);
-    for (const [column, value] of Object.entries(extra)) add(column, value);
-    if (patch.countAttempt) sets.push('attempts = attempts + 1');
-    await c.query(`UPDATE tasks SET ${sets.join(', ')} WHERE id = $1`, args);
+  private async update(c: Client, id: string, to: TaskState, patch: TaskPatch, extra: Readonly<Record<string, unknown>> = {}): Promise<void> {
+    const { sql, args } = taskUpdate(id, to, patch, extra);
+    await c.query(numbered(sql), args);
   }
 
   async transition(id: string, to: TaskState, patch: TaskPatch = {}): Promise<Task | undefined> {
@@ -233,7 +162,7 @@ export class PgStore implements TaskStore, KeyStore {
       const r = await this.lockTask(c, id);
       if (!r || !statesBefore(to).includes(r.state as TaskState)) return undefined;
       await this.update(c, id, to, patch);
-      if (to < 0 && !r.charged) await c.query('UPDATE api_keys SET held = held - $1 WHERE id = $2', [r.credits, r.key_id]);
+      if (to < 0 && !r.charged) await c.query(SQL.release, [r.credits, r.key_id]);
       if (to < 0) await this.oweWebhook(c, r, patch.completedAt);
       return this.taskRow(c, id);
     });
@@ -244,11 +173,7 @@ export class PgStore implements TaskStore, KeyStore {
     const request = (typeof r.request === 'string' ? JSON.parse(r.request) : r.request) as Task['request'];
     if (!request.callbackUrl) return;
     const now = at ?? Date.now();
-    await c.query("INSERT INTO webhook_deliveries (task_id, url, status, next_at, created_at) VALUES ($1, $2, 'pending', $3, $3) ON CONFLICT (task_id) DO NOTHING", [
-      r.id,
-      request.callbackUrl,
-      now,
-    ]);
+    await c.query(SQL.oweWebhook, [r.id, request.callbackUrl, now, now]);
   }
 
   // ---- webhooks ------------------------------------------------------------------
@@ -285,7 +210,7 @@ export class PgStore implements TaskStore, KeyStore {
   }
 
   async setProgress(id: string, progress: number): Promise<void> {
-    await this.pool.query('UPDATE tasks SET progress = $2 WHERE id = $1 AND state IN (2, 3, 4) AND progress < $2', [id, progress]);
+    await this.pool.query(SQL.setProgress, [progress, id, progress]);
   }
 
   async raiseHold(id: string, credits: number): Promise<boolean> {
@@ -294,9 +219,9 @@ export class PgStore implements TaskStore, KeyStore {
       if (!r || r.state === STATE.SUCCESS || r.state < 0) return false;
       const more = credits - r.credits;
       if (more <= 0) return true;
-      const held = await c.query('UPDATE api_keys SET held = held + $1 WHERE id = $2 AND credits - held >= $1', [more, r.key_id]);
+      const held = await c.query(SQL.hold, [more, r.key_id, more]);
       if (held.rowCount === 0) return false;
-      await c.query('UPDATE tasks SET credits = $2 WHERE id = $1', [id, credits]);
+      await c.query(SQL.setCredits, [credits, id]);
       return true;
     });
   }
@@ -305,61 +230,51 @@ export class PgStore implements TaskStore, KeyStore {
     return this.tx(async (c) => {
       const r = await this.lockTask(c, id);
       if (!r || r.state !== STATE.PROCESSING) return undefined;
-      await this.update(c, id, STATE.SUCCESS, { ...patch, progress: 100 }, { result, result_blob: result.blob, result_expires_at: result.expiresAt, charged: true });
-      // The unique index on debit rows makes a second debit of this task impossible.
-      await c.query("INSERT INTO ledger (key_id, task_id, delta, reason, created_at) VALUES ($1, $2, $3, 'debit', $4)", [r.key_id, id, -r.credits, Date.now()]);
-      await c.query('UPDATE api_keys SET credits = credits - $1, held = held - $1 WHERE id = $2', [r.credits, r.key_id]);
+      await this.update(c, id, STATE.SUCCESS, { ...patch, progress: 100 }, { result: JSON.stringify(result), result_blob: result.blob, result_expires_at: result.expiresAt, charged: true });
+      await c.query(SQL.debit, [r.key_id, id, -r.credits, Date.now()]);
+      await c.query(SQL.charge, [r.credits, r.credits, r.key_id]);
       await this.oweWebhook(c, r, patch.completedAt);
       return this.taskRow(c, id);
     });
   }
 
   async requeueActive(): Promise<string[]> {
-    const { rows } = await this.pool.query<{ id: string }>(
-      'UPDATE tasks SET state = $1, state_detail = $2, progress = 0, attempts = attempts + 1 WHERE state IN (2, 3, 4) RETURNING id',
-      [STATE.QUEUED, STATE_DETAIL[STATE.QUEUED]],
-    );
+    const { rows } = await this.pool.query<{ id: string }>(SQL.requeueActive, [...REQUEUE_ARGS]);
     return rows.map((r) => r.id);
   }
 
   async queuedBefore(createdAt: number): Promise<number> {
-    return Number((await this.pool.query<{ n: string }>('SELECT COUNT(*) AS n FROM tasks WHERE state = 0 AND created_at < $1', [createdAt])).rows[0]!.n);
+    return Number((await this.pool.query<{ n: string }>(SQL.queuedBefore, [createdAt])).rows[0]!.n);
   }
 
   async queuedIds(limit: number): Promise<string[]> {
-    return (await this.pool.query<{ id: string }>('SELECT id FROM tasks WHERE state = 0 ORDER BY created_at, id LIMIT $1', [limit])).rows.map((r) => r.id);
+    return (await this.pool.query<{ id: string }>(SQL.queuedIds, [limit])).rows.map((r) => r.id);
   }
 
   async staleOpenTasks(queuedBefore: number, activeBefore: number, limit: number): Promise<Array<{ id: string; state: TaskState }>> {
-    const { rows } = await this.pool.query<{ id: string; state: TaskState }>(
-      'SELECT id, state FROM tasks WHERE (state = 0 AND created_at < $1) OR (state IN (2, 3, 4) AND processed_at < $2) ORDER BY created_at LIMIT $3',
-      [queuedBefore, activeBefore, limit],
-    );
+    const { rows } = await this.pool.query<{ id: string; state: TaskState }>(SQL.staleOpen, [queuedBefore, activeBefore, limit]);
     return rows;
   }
 
   async expiredResults(now: number, limit: number): Promise<Array<{ id: string; blob: string }>> {
-    return (await this.pool.query<{ id: string; blob: string }>('SELECT id, result_blob AS blob FROM tasks WHERE result_blob IS NOT NULL AND result_expires_at <= $1 LIMIT $2', [now, limit])).rows;
+    return (await this.pool.query<{ id: string; blob: string }>(SQL.expiredResults, [now, limit])).rows;
   }
 
   async clearResult(id: string): Promise<void> {
-    await this.pool.query('UPDATE tasks SET result_blob = NULL WHERE id = $1', [id]);
+    await this.pool.query(SQL.clearResult, [id]);
   }
 
   async purgeable(before: number, limit: number): Promise<Array<{ id: string; blobs: string[] }>> {
-    const { rows } = await this.pool.query<{ id: string; source: Task['source']; result_blob: string | null }>(
-      'SELECT id, source, result_blob FROM tasks WHERE completed_at IS NOT NULL AND completed_at <= $1 AND (state = 1 OR state < 0) LIMIT $2',
-      [before, limit],
-    );
+    const { rows } = await this.pool.query<{ id: string; source: Task['source']; result_blob: string | null }>(SQL.purgeable, [before, limit]);
     return rows.map((r) => ({ id: r.id, blobs: [r.source.blob, r.result_blob].filter((b): b is string => typeof b === 'string') }));
   }
 
   async delete(id: string): Promise<void> {
-    await this.pool.query('DELETE FROM tasks WHERE id = $1', [id]);
+    await this.pool.query(SQL.delete, [id]);
   }
 
   async countByState(): Promise<Partial<Record<TaskState, number>>> {
-    const { rows } = await this.pool.query<{ state: number; n: string }>('SELECT state, COUNT(*) AS n FROM tasks GROUP BY state');
+    const { rows } = await this.pool.query<{ state: number; n: string }>(SQL.countByState);
     return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
   }
 

@@ -3,10 +3,12 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ClearShotError } from '../errors/index.js';
 import type { ApiKey, KeyStore, LedgerEntry } from '../keys/key-store.js';
-import { STATE, STATE_DETAIL, statesBefore, type Task, type TaskResult, type TaskState } from '../tasks/task.js';
+import { STATE, statesBefore, type Task, type TaskResult, type TaskState } from '../tasks/task.js';
 import type { NewTask, TaskPatch, TaskStore } from '../tasks/task-store.js';
 import type { WebhookDelivery, WebhookOutcome, WebhookStatus } from '../webhooks/webhook-store.js';
 import { rowToKey, rowToTask, withoutHash, type KeyRow, type TaskRow } from './rows.js';
+import { migrations } from './schema.js';
+import { insertArgs, REQUEUE_ARGS, TASK_SQL, taskUpdate } from './task-sql.js';
 
 /**
  * Embedded adapter for the task and key stores: one SQLite file in WAL mode.
@@ -16,64 +18,7 @@ import { rowToKey, rowToTask, withoutHash, type KeyRow, type TaskRow } from './r
  * index on debit ledger rows). better-sqlite3 is synchronous, so each method's
  * transaction is atomic within the process; across processes SQLite's locks apply.
  */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE api_keys (
-     id TEXT PRIMARY KEY,
-     name TEXT NOT NULL,
-     key_hash TEXT NOT NULL UNIQUE,
-     credits INTEGER NOT NULL CHECK (credits >= 0),
-     held INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0 AND held <= credits),
-     disabled INTEGER NOT NULL DEFAULT 0,
-     created_at INTEGER NOT NULL
-   );
-   CREATE TABLE tasks (
-     id TEXT PRIMARY KEY,
-     key_id TEXT NOT NULL REFERENCES api_keys(id),
-     state INTEGER NOT NULL,
-     state_detail TEXT NOT NULL,
-     progress INTEGER NOT NULL DEFAULT 0,
-     created_at INTEGER NOT NULL,
-     processed_at INTEGER,
-     completed_at INTEGER,
-     request TEXT NOT NULL,
-     source TEXT NOT NULL,
-     input TEXT,
-     result TEXT,
-     result_blob TEXT,
-     result_expires_at INTEGER,
-     credits INTEGER NOT NULL,
-     charged INTEGER NOT NULL DEFAULT 0,
-     attempts INTEGER NOT NULL DEFAULT 0,
-     error_code TEXT,
-     notes TEXT NOT NULL DEFAULT '[]',
-     extra TEXT
-   );
-   CREATE INDEX tasks_by_state ON tasks(state, created_at);
-   CREATE INDEX tasks_by_expiry ON tasks(result_expires_at) WHERE result_blob IS NOT NULL;
-   CREATE INDEX tasks_by_completion ON tasks(completed_at);
-   CREATE TABLE ledger (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     key_id TEXT NOT NULL REFERENCES api_keys(id),
-     task_id TEXT,
-     delta INTEGER NOT NULL,
-     reason TEXT NOT NULL,
-     created_at INTEGER NOT NULL
-   );
-   CREATE UNIQUE INDEX ledger_one_debit_per_task ON ledger(task_id) WHERE reason = 'debit';
-   CREATE INDEX ledger_by_key ON ledger(key_id, id);`,
-  // Webhook deliveries owed for ended tasks with a callback_url (src/webhooks).
-  `CREATE TABLE webhook_deliveries (
-     task_id TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
-     url TEXT NOT NULL,
-     status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
-     attempts INTEGER NOT NULL DEFAULT 0,
-     next_at INTEGER NOT NULL,
-     last_error TEXT,
-     created_at INTEGER NOT NULL,
-     finished_at INTEGER
-   );
-   CREATE INDEX webhooks_due ON webhook_deliveries(next_at) WHERE status = 'pending';`,
-];
+const MIGRATIONS = migrations('sqlite');
 
 export interface SqliteOpenOptions {
   /**
@@ -180,7 +125,7 @@ export class SqliteStore implements TaskStore, KeyStore {
   }
 
   private row(id: string): TaskRow | undefined {
-    return this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+    return this.db.prepare(TASK_SQL.get).get(id) as TaskRow | undefined;
   }
 
   // ---- tasks ---------------------------------------------------------------------
@@ -189,16 +134,11 @@ export class SqliteStore implements TaskStore, KeyStore {
     return this.db.transaction(() => {
       const key = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(task.keyId) as KeyRow | undefined;
       if (!key || key.disabled) throw new ClearShotError('UNAUTHORIZED');
-      const held = this.db.prepare('UPDATE api_keys SET held = held + ? WHERE id = ? AND credits - held >= ?').run(task.credits, task.keyId, task.credits);
+      const held = this.db.prepare(TASK_SQL.hold).run(task.credits, task.keyId, task.credits);
       if (held.changes === 0) {
         throw new ClearShotError('INSUFFICIENT_CREDITS', `not enough credits: this image costs ${task.credits}, the key has ${Number(key.credits) - Number(key.held)} available`);
       }
-      this.db
-        .prepare(
-          `INSERT INTO tasks (id, key_id, state, state_detail, progress, created_at, request, source, input, credits)
-           VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
-        )
-        .run(task.id, task.keyId, STATE.QUEUED, STATE_DETAIL[STATE.QUEUED], task.createdAt, JSON.stringify(task.request), JSON.stringify(task.source), task.input ? JSON.stringify(task.input) : null, task.credits);
+      this.db.prepare(TASK_SQL.insert).run(...insertArgs(task));
       return rowToTask(this.row(task.id)!);
     })();
   }
@@ -213,29 +153,15 @@ export class SqliteStore implements TaskStore, KeyStore {
       const r = this.row(id);
       if (!r || !statesBefore(to).includes(r.state as TaskState)) return undefined;
       this.applyUpdate(id, to, patch);
-      if (to < 0 && !r.charged) this.db.prepare('UPDATE api_keys SET held = held - ? WHERE id = ?').run(r.credits, r.key_id);
+      if (to < 0 && !r.charged) this.db.prepare(TASK_SQL.release).run(r.credits, r.key_id);
       if (to < 0) this.oweWebhook(r, patch.completedAt);
       return rowToTask(this.row(id)!);
     })();
   }
 
-  private applyUpdate(id: string, to: TaskState, patch: TaskPatch, extraSql = '', extraArgs: unknown[] = []): void {
-    const sets = ['state = ?', 'state_detail = ?'];
-    const args: unknown[] = [to, patch.stateDetail ?? STATE_DETAIL[to]];
-    const add = (column: string, value: unknown) => {
-      sets.push(`${column} = ?`);
-      args.push(value);
-    };
-    if (patch.progress !== undefined) add('progress', patch.progress);
-    if (patch.processedAt !== undefined) add('processed_at', patch.processedAt);
-    if (patch.completedAt !== undefined) add('completed_at', patch.completedAt);
-    if (patch.source !== undefined) add('source', JSON.stringify(patch.source));
-    if (patch.input !== undefined) add('input', JSON.stringify(patch.input));
-    if (patch.errorCode !== undefined) add('error_code', patch.errorCode);
-    if (patch.notes !== undefined) add('notes', JSON.stringify(patch.notes));
-    if (patch.extra !== undefined) add('extra', JSON.stringify(patch.extra));
-    if (patch.countAttempt) sets.push('attempts = attempts + 1');
-    this.db.prepare(`UPDATE tasks SET ${[...sets, extraSql].filter(Boolean).join(', ')} WHERE id = ?`).run(...args, ...extraArgs, id);
+  private applyUpdate(id: string, to: TaskState, patch: TaskPatch, extra: Readonly<Record<string, unknown>> = {}): void {
+    const { sql, args } = taskUpdate(id, to, patch, extra);
+    this.db.prepare(sql).run(...args);
   }
 
   /** Inside the final transition's transaction: the callback becomes owed atomically with the end. */
@@ -243,7 +169,7 @@ export class SqliteStore implements TaskStore, KeyStore {
     const url = (JSON.parse(r.request as string) as Task['request']).callbackUrl;
     if (!url) return;
     const now = at ?? Date.now();
-    this.db.prepare("INSERT INTO webhook_deliveries (task_id, url, status, next_at, created_at) VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (task_id) DO NOTHING").run(r.id, url, now, now);
+    this.db.prepare(TASK_SQL.oweWebhook).run(r.id, url, now, now);
   }
 
   // ---- webhooks ------------------------------------------------------------------
@@ -284,7 +210,7 @@ export class SqliteStore implements TaskStore, KeyStore {
   }
 
   async setProgress(id: string, progress: number): Promise<void> {
-    this.db.prepare('UPDATE tasks SET progress = ? WHERE id = ? AND state IN (2, 3, 4) AND progress < ?').run(progress, id, progress);
+    this.db.prepare(TASK_SQL.setProgress).run(progress, id, progress);
   }
 
   async raiseHold(id: string, credits: number): Promise<boolean> {
@@ -293,9 +219,9 @@ export class SqliteStore implements TaskStore, KeyStore {
       if (!r || r.state === STATE.SUCCESS || r.state < 0) return false;
       const more = credits - r.credits;
       if (more <= 0) return true;
-      const held = this.db.prepare('UPDATE api_keys SET held = held + ? WHERE id = ? AND credits - held >= ?').run(more, r.key_id, more);
+      const held = this.db.prepare(TASK_SQL.hold).run(more, r.key_id, more);
       if (held.changes === 0) return false;
-      this.db.prepare('UPDATE tasks SET credits = ? WHERE id = ?').run(credits, id);
+      this.db.prepare(TASK_SQL.setCredits).run(credits, id);
       return true;
     })();
   }
@@ -304,52 +230,41 @@ export class SqliteStore implements TaskStore, KeyStore {
     return this.db.transaction(() => {
       const r = this.row(id);
       if (!r || r.state !== STATE.PROCESSING) return undefined;
-      this.applyUpdate(id, STATE.SUCCESS, { ...patch, progress: 100 }, 'result = ?, result_blob = ?, result_expires_at = ?, charged = 1', [
-        JSON.stringify(result),
-        result.blob,
-        result.expiresAt,
-      ]);
-      // The unique index on debit rows makes a second debit of this task impossible.
-      this.db.prepare("INSERT INTO ledger (key_id, task_id, delta, reason, created_at) VALUES (?, ?, ?, 'debit', ?)").run(r.key_id, id, -r.credits, Date.now());
-      this.db.prepare('UPDATE api_keys SET credits = credits - ?, held = held - ? WHERE id = ?').run(r.credits, r.credits, r.key_id);
+      this.applyUpdate(id, STATE.SUCCESS, { ...patch, progress: 100 }, { result: JSON.stringify(result), result_blob: result.blob, result_expires_at: result.expiresAt, charged: 1 });
+      this.db.prepare(TASK_SQL.debit).run(r.key_id, id, -r.credits, Date.now());
+      this.db.prepare(TASK_SQL.charge).run(r.credits, r.credits, r.key_id);
       this.oweWebhook(r, patch.completedAt);
       return rowToTask(this.row(id)!);
     })();
   }
 
   async requeueActive(): Promise<string[]> {
-    const rows = this.db
-      .prepare(`UPDATE tasks SET state = ?, state_detail = ?, progress = 0, attempts = attempts + 1 WHERE state IN (2, 3, 4) RETURNING id`)
-      .all(STATE.QUEUED, STATE_DETAIL[STATE.QUEUED]) as Array<{ id: string }>;
+    const rows = this.db.prepare(TASK_SQL.requeueActive).all(...REQUEUE_ARGS) as Array<{ id: string }>;
     return rows.map((r) => r.id);
   }
 
   async queuedBefore(createdAt: number): Promise<number> {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM tasks WHERE state = 0 AND created_at < ?').get(createdAt) as { n: number }).n;
+    return (this.db.prepare(TASK_SQL.queuedBefore).get(createdAt) as { n: number }).n;
   }
 
   async queuedIds(limit: number): Promise<string[]> {
-    return (this.db.prepare('SELECT id FROM tasks WHERE state = 0 ORDER BY created_at, id LIMIT ?').all(limit) as Array<{ id: string }>).map((r) => r.id);
+    return (this.db.prepare(TASK_SQL.queuedIds).all(limit) as Array<{ id: string }>).map((r) => r.id);
   }
 
   async staleOpenTasks(queuedBefore: number, activeBefore: number, limit: number): Promise<Array<{ id: string; state: TaskState }>> {
-    return this.db
-      .prepare('SELECT id, state FROM tasks WHERE (state = 0 AND created_at < ?) OR (state IN (2, 3, 4) AND processed_at < ?) ORDER BY created_at LIMIT ?')
-      .all(queuedBefore, activeBefore, limit) as Array<{ id: string; state: TaskState }>;
+    return this.db.prepare(TASK_SQL.staleOpen).all(queuedBefore, activeBefore, limit) as Array<{ id: string; state: TaskState }>;
   }
 
   async expiredResults(now: number, limit: number): Promise<Array<{ id: string; blob: string }>> {
-    return this.db.prepare('SELECT id, result_blob AS blob FROM tasks WHERE result_blob IS NOT NULL AND result_expires_at <= ? LIMIT ?').all(now, limit) as Array<{ id: string; blob: string }>;
+    return this.db.prepare(TASK_SQL.expiredResults).all(now, limit) as Array<{ id: string; blob: string }>;
   }
 
   async clearResult(id: string): Promise<void> {
-    this.db.prepare('UPDATE tasks SET result_blob = NULL WHERE id = ?').run(id);
+    this.db.prepare(TASK_SQL.clearResult).run(id);
   }
 
   async purgeable(before: number, limit: number): Promise<Array<{ id: string; blobs: string[] }>> {
-    const rows = this.db
-      .prepare('SELECT id, source, result_blob FROM tasks WHERE completed_at IS NOT NULL AND completed_at <= ? AND (state = 1 OR state < 0) LIMIT ?')
-      .all(before, limit) as Array<{ id: string; source: string; result_blob: string | null }>;
+    const rows = this.db.prepare(TASK_SQL.purgeable).all(before, limit) as Array<{ id: string; source: string; result_blob: string | null }>;
     return rows.map((r) => {
       const source = JSON.parse(r.source) as Task['source'];
       const blobs = [source.blob, r.result_blob].filter((b): b is string => typeof b === 'string');
@@ -358,11 +273,11 @@ export class SqliteStore implements TaskStore, KeyStore {
   }
 
   async delete(id: string): Promise<void> {
-    this.db.prepare('DELETE FROM tasks WHERE id = ?').run(id);
+    this.db.prepare(TASK_SQL.delete).run(id);
   }
 
   async countByState(): Promise<Partial<Record<TaskState, number>>> {
-    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM tasks GROUP BY state').all() as Array<{ state: TaskState; n: number }>;
+    const rows = this.db.prepare(TASK_SQL.countByState).all() as Array<{ state: TaskState; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 

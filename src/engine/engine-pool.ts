@@ -48,8 +48,6 @@ export class EnginePool implements Engine {
   private nextId = 1;
   private closed = false;
   private init!: WorkerInit;
-  /** Execution providers the workers reported (e.g. ["cpu"]). */
-  providers: string[] = [];
 
   private constructor(private readonly config: PoolConfig) {}
 
@@ -59,10 +57,11 @@ export class EnginePool implements Engine {
     await import('sharp');
     await import('./models/onnx-session.js'); // telemetry off (ort-telemetry.ts), then onnxruntime-node
     const pool = new EnginePool(config);
-    const preload = config.preload ?? MODEL_NAMES;
     const prepared = await prepareModels(config, MODEL_NAMES);
     const paths = Object.fromEntries(MODEL_NAMES.map((m) => [m, prepared[m].path])) as Record<ModelName, string>;
-    pool.init = { dataDir: config.dataDir, threads: config.threads ?? 0, provider: config.provider ?? 'cpu', paths, preload, ...(config.tuning ? { tuning: config.tuning } : {}), ...(config.face ? { face: config.face } : {}) };
+    // Everything but what cannot cross a thread (the log callback) or is the pool's own.
+    const { log: _log, concurrency: _concurrency, killAfterMs: _killAfterMs, ...engine } = config;
+    pool.init = { engine, paths };
     try {
       await Promise.all(Array.from({ length: Math.max(1, config.concurrency) }, () => pool.spawn()));
     } catch (err) {
@@ -130,7 +129,6 @@ export class EnginePool implements Engine {
       worker.on('message', (msg: FromWorker) => {
         if (msg.type === 'ready') {
           ready = true;
-          this.providers = msg.providers;
           this.slots.push(slot);
           resolve(slot);
           this.dispatch();
@@ -188,8 +186,8 @@ export class EnginePool implements Engine {
       if (!job) return;
       slot.job = job;
       job.slot = slot;
-      const { signal: _signal, onProgress: _onProgress, ...options } = job.options;
-      const msg: ToWorker = { type: 'job', id: job.id, bytes: job.bytes, options };
+      const { signal: _signal, onProgress: _onProgress, ...enhanceJob } = job.options;
+      const msg: ToWorker = { type: 'job', id: job.id, bytes: job.bytes, job: enhanceJob };
       slot.worker.postMessage(msg);
     }
   }

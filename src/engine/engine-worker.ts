@@ -16,24 +16,12 @@ const running = new Map<number, AbortController>();
 async function main(): Promise<void> {
   let engine: LocalEngine;
   try {
-    engine = await LocalEngine.open(
-      {
-        dataDir: init.dataDir,
-        threads: init.threads,
-        provider: init.provider,
-        preload: init.preload,
-        log: (line) => send({ type: 'log', line }),
-        ...(init.tuning ? { tuning: init.tuning } : {}),
-        ...(init.face ? { face: init.face } : {}),
-      },
-      init.paths,
-    );
+    engine = await LocalEngine.open({ ...init.engine, log: (line) => send({ type: 'log', line }) }, init.paths);
   } catch (err) {
     send({ type: 'init-failed', error: toClearShotError(err, 'MODEL_FAILURE').toJSON() });
     return;
   }
-  const providers = await Promise.all(init.preload.map(async (m) => (await engine.session(m)).provider));
-  send({ type: 'ready', providers });
+  send({ type: 'ready' });
 
   port!.on('message', (msg: ToWorker) => {
     if (msg.type === 'cancel') {
@@ -44,7 +32,7 @@ async function main(): Promise<void> {
     running.set(msg.id, controller);
     engine
       .enhance(msg.bytes, {
-        ...msg.options,
+        ...msg.job,
         signal: controller.signal,
         onProgress: (percent) => send({ type: 'progress', id: msg.id, percent }),
       })

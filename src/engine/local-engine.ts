@@ -5,7 +5,7 @@ import { openFaceDetector, type FaceDetector } from './face/face-detector.js';
 import { openAlignedFaceModel, type AlignedFaceModel } from './face/face-restore.js';
 import type { FaceStageDeps } from './face/face-stage.js';
 import { enhance, type PipelineContext } from './pipeline.js';
-import { MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
+import { DEFAULT_FACE_STRENGTH, MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
 
 /** What every engine (in-thread or worker pool) offers its callers. */
 export interface Engine {
@@ -36,9 +36,6 @@ export interface FaceConfig {
   /** Path of a user's GFPGAN/CodeFormer-signature ONNX model; unset = the built-in fidelity path. */
   readonly model?: string | undefined;
 }
-
-/** Chosen by the face benchmark (docs/BENCHMARKS.md, "Face enhancement"). */
-export const DEFAULT_FACE_STRENGTH = 0.5;
 
 /** Converts (or finds cached) every model; cheap after the first run. */
 export async function prepareModels(config: EngineConfig, names: readonly ModelName[] = MODEL_NAMES): Promise<Record<ModelName, PreparedModel>> {

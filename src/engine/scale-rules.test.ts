@@ -13,7 +13,7 @@ const code = (fn: () => void) => {
   }
 };
 
-describe('scale rules (seed: (10,512] 4x, (512,1024] 2x, (1024,4096] 1x)', () => {
+describe('scale rules (contract: (10,512] 4x, (512,1024] 2x, (1024,4096] 1x)', () => {
   const cases: Array<[number, string, number | undefined]> = [
     [10, 'IMAGE_TOO_SMALL', undefined],
     [11, 'ok', 4],

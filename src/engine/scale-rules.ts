@@ -1,12 +1,12 @@
 import { ClearShotError } from '../errors/index.js';
 import type { ScaleFactor } from './types.js';
 
-/** Largest side the contract accepts (seed, Guidelines 3: up to 4096 x 4096). */
+/** Largest side the contract accepts (the contract: up to 4096 x 4096). */
 export const MAX_SIDE = 4096;
 /** Smallest long edge: the auto rule starts at (10, 512], so 10 px and below is refused. */
 export const MIN_LONG_EDGE = 11;
 /**
- * Largest output, in pixels (8192 x 8192). NOTE: the seed allows an explicit 4x of any
+ * Largest output, in pixels (8192 x 8192). NOTE: the contract allows an explicit 4x of any
  * input up to 4096 px, which would be 268 MP; that needs several GB and minutes on a
  * CPU, so we refuse outputs above 67 MP with IMAGE_TOO_LARGE (state -5) and a message
  * that says which scale would fit. Documented in the README's limits.
@@ -14,7 +14,7 @@ export const MIN_LONG_EDGE = 11;
 export const MAX_OUTPUT_PIXELS = 8192 * 8192;
 
 /**
- * The seed's auto rule for an empty scale_factor, by the image's long edge:
+ * The contract's auto rule for an empty scale_factor, by the image's long edge:
  * (10,512] -> 4x, (512,1024] -> 2x, (1024,4096] -> 1x.
  */
 export function autoScale(width: number, height: number): ScaleFactor {

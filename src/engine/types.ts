@@ -7,13 +7,15 @@
 export type ModelName = 'fast' | 'quality';
 export const MODEL_NAMES: readonly ModelName[] = ['fast', 'quality'];
 
-/** Output scale factors the contract allows (seed: scale_factor 1, 2 or 4). */
+/** Weight of restored faces inside their masks, chosen by the face benchmark (docs/BENCHMARKS.md, "Face enhancement"). */
+export const DEFAULT_FACE_STRENGTH = 0.5;
+
+/** Output scale factors the contract allows (scale_factor 1, 2 or 4). */
 export type ScaleFactor = 1 | 2 | 4;
 export const SCALE_FACTORS: readonly ScaleFactor[] = [1, 2, 4];
 
-/** Formats the encoder can write. */
+/** Formats the encoder can write (their extensions, MIME types and capabilities: image/formats.ts). */
 export type OutputFormat = 'jpeg' | 'png' | 'webp' | 'tiff';
-export const OUTPUT_FORMATS: readonly OutputFormat[] = ['jpeg', 'png', 'webp', 'tiff'];
 
 /**
  * An interleaved raster (HWC). `depth` 8 uses Uint8Array, 16 uses Uint16Array.
@@ -30,8 +32,9 @@ export interface Raster {
 /** Progress in percent (0-100), monotonic, reported at least once per tile. */
 export type ProgressCallback = (percent: number) => void;
 
-/** `clean`: the network on the whole image; `face`: plus face restoration (seed: up to 10 faces). */
+/** `clean`: the network on the whole image; `face`: plus face restoration (up to 10 faces). */
 export type EnhanceKind = 'clean' | 'face';
+export const ENHANCE_KINDS: readonly EnhanceKind[] = ['clean', 'face'];
 
 /** What the face step did (`type=face`), boxes in output pixels, largest first. */
 export interface FaceReport {
@@ -44,10 +47,15 @@ export interface FaceReport {
   readonly boxes: ReadonlyArray<{ readonly x: number; readonly y: number; readonly width: number; readonly height: number; readonly score: number }>;
 }
 
-export interface EnhanceOptions {
+/**
+ * What to do with one image: the job that travels unchanged from a request (API task or
+ * CLI argument) to the engine worker thread. Plain data, so it crosses threads and is
+ * stored with its task.
+ */
+export interface EnhanceJob {
   /** Default `clean`. */
   readonly kind?: EnhanceKind | undefined;
-  /** Target scale; undefined = auto by the long edge (seed: (10,512] 4x, (512,1024] 2x, (1024,4096] 1x). */
+  /** Target scale; undefined = auto by the long edge (the contract: (10,512] 4x, (512,1024] 2x, (1024,4096] 1x). */
   readonly scale?: ScaleFactor | undefined;
   /** Default `fast`. */
   readonly model?: ModelName | undefined;
@@ -64,6 +72,10 @@ export interface EnhanceOptions {
   readonly faceStrength?: number | undefined;
   /** `kind: 'face'`: restore the faces only; outside their masks the output is the classically resized input. */
   readonly fixFaceOnly?: boolean | undefined;
+}
+
+/** A job plus what stays in the caller's thread: cancellation and progress. */
+export interface EnhanceOptions extends EnhanceJob {
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ProgressCallback | undefined;
 }

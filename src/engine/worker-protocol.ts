@@ -1,29 +1,21 @@
 import type { SerializedError } from '../errors/index.js';
-import type { PipelineContext } from './pipeline.js';
-import type { FaceConfig } from './local-engine.js';
-import type { EnhanceOptions, EnhanceResult, ModelName } from './types.js';
+import type { EngineConfig } from './local-engine.js';
+import type { EnhanceJob, EnhanceResult, ModelName } from './types.js';
 
 /** Messages between the engine pool (main thread) and its worker threads. */
 
+/** A worker's start: the pool's engine settings (less its log callback) and the prepared model files. */
 export interface WorkerInit {
-  readonly dataDir: string;
-  readonly threads: number;
-  readonly provider: string;
+  readonly engine: Omit<EngineConfig, 'log'>;
   readonly paths: Partial<Record<ModelName, string>>;
-  readonly preload: readonly ModelName[];
-  readonly tuning?: PipelineContext['tuning'];
-  readonly face?: FaceConfig | undefined;
 }
 
-/** The engine's options less what cannot cross a thread (the signal and the callback). */
-export type JobOptions = Omit<EnhanceOptions, 'signal' | 'onProgress'>;
-
 export type ToWorker =
-  | { readonly type: 'job'; readonly id: number; readonly bytes: Uint8Array; readonly options: JobOptions }
+  | { readonly type: 'job'; readonly id: number; readonly bytes: Uint8Array; readonly job: EnhanceJob }
   | { readonly type: 'cancel'; readonly id: number; readonly reason?: SerializedError | undefined };
 
 export type FromWorker =
-  | { readonly type: 'ready'; readonly providers: string[] }
+  | { readonly type: 'ready' }
   | { readonly type: 'init-failed'; readonly error: SerializedError }
   | { readonly type: 'log'; readonly line: string }
   | { readonly type: 'progress'; readonly id: number; readonly percent: number }

@@ -3,15 +3,15 @@
  *
  * Every failure the service can report has exactly one entry here. The HTTP error
  * handler, the task state mapper and the CLI exit-code map read this table and nothing
- * else, so a code means the same thing everywhere (STYLE.md, habit 2).
+ * else, so a code means the same thing everywhere.
  *
- * `taskState` follows contract-notes.md: -8 timeout, -7 invalid image, -5 over the
+ * `taskState` follows the contract (README, "Responses"): -8 timeout, -7 invalid image, -5 over the
  * limits, -3 download failed, -2 storing failed, -1 any other failure.
  */
 export interface ErrorSpec {
   /** HTTP status when the error is answered directly to a request. */
   readonly http: number;
-  /** `data.state` when the error ends a task (contract-notes.md, "Task state codes"). */
+  /** `data.state` when the error ends a task (README, "Responses"). */
   readonly taskState: number;
   /** Process exit code for the CLI. */
   readonly exit: number;
@@ -36,6 +36,9 @@ export const ERROR_CODES = {
   // NOTE: PicWish documents no code for "out of credits"; we answer 402 Payment Required
   // (see README, "Credits"), distinct from 400 so clients can tell it from bad input.
   INSUFFICIENT_CREDITS: { http: 402, taskState: -1, exit: 6, retryable: false, message: 'not enough credits' },
+  // A result URL (GET /results/...): its signature is wrong or missing / it has expired.
+  SIGNATURE_INVALID: { http: 403, taskState: -1, exit: 2, retryable: false, message: 'invalid or missing signature' },
+  LINK_EXPIRED: { http: 410, taskState: -1, exit: 2, retryable: false, message: 'this result URL has expired' },
   NOT_FOUND: { http: 404, taskState: -1, exit: 2, retryable: false, message: 'not found' },
   RATE_LIMITED: { http: 429, taskState: -1, exit: 7, retryable: true, message: 'too many requests' },
 

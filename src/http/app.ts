@@ -5,11 +5,18 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ClearShotError } from '../errors/index.js';
-import { capConnectionsPerAddress, timeoutOptions, type ConnectionLimits } from './connection-limits.js';
+import { capConnectionsPerAddress, timeoutOptions } from './connection-limits.js';
 import { failure, success } from './envelope.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { resultRoutes } from './routes/result-routes.js';
-import { taskRoutes, type TaskRoutesDeps } from './routes/task-routes.js';
+import { taskRoutes } from './routes/task-routes.js';
+import { apiGuard } from './auth.js';
+import type { RateLimiter } from './rate-limiter.js';
+import type { HttpSection } from '../config/sections.js';
+import type { KeyService } from '../keys/key-service.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { TaskService } from '../tasks/task-service.js';
 import { createBodyDoc, taskEndedCallbackDoc } from './schemas.js';
 import { untypedJsonBodies } from './untyped-body.js';
 import type { UrlSigner } from '../storage/signed-url.js';
@@ -19,21 +26,22 @@ import type { UrlSigner } from '../storage/signed-url.js';
  * listens by itself (tests use `app.inject()` or listen on port 0). It knows nothing of
  * tensors or storage engines: only the task and key services and the blob store port.
  */
-export interface AppDeps extends TaskRoutesDeps {
+export interface AppDeps {
+  readonly tasks: TaskService;
+  readonly keys: KeyService;
+  readonly blobs: BlobStore;
   readonly signer: UrlSigner;
+  readonly limiter: RateLimiter;
+  readonly metrics: Metrics;
+  /** The HTTP section of the configuration (config/sections.ts). */
+  readonly config: HttpSection;
   /** Extra health information (engine, queue). */
   readonly health?: () => Promise<Record<string, unknown>>;
   /** A pino logger for request logs (JSON, with request ids); none when absent. */
   readonly logger?: FastifyBaseLogger;
   readonly now?: () => number;
-  /** Live progress streams (GET .../{task_id}/events); defaults when absent. */
-  readonly events?: { readonly maxPerKey: number; readonly maxMs: number; readonly heartbeatMs: number; readonly pollMs?: number };
   /** Extra routes registered last (e.g. the web playground). */
   readonly extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
-  /** Request/idle timeouts and the per-address connection cap; Node's defaults when absent. */
-  readonly connections?: ConnectionLimits;
-  /** When set, /metrics needs `Authorization: Bearer <token>`. */
-  readonly metricsToken?: string | undefined;
 }
 
 /** Constant-time check of a bearer token (always true when no token is configured). */
@@ -46,11 +54,11 @@ export function metricsAllowed(token: string | undefined, authorization: string 
 }
 
 /** Maps framework errors (parsing, limits) onto the contract's status codes. */
-function frameworkStatus(err: FastifyError): { status: number; message: string } | undefined {
+function frameworkStatus(err: FastifyError, maxUploadBytes: number): { status: number; message: string } | undefined {
   switch (err.code) {
     case 'FST_REQ_FILE_TOO_LARGE':
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, message: 'the upload exceeds the size limit (20 MB)' };
+      return { status: 413, message: `the upload exceeds the size limit (${megabytes(maxUploadBytes)})` };
     case 'FST_FILES_LIMIT':
       return { status: 400, message: 'expected one image_file part but received more than one' };
     case 'FST_FIELDS_LIMIT':
@@ -66,6 +74,11 @@ function frameworkStatus(err: FastifyError): { status: number; message: string }
       if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return { status: err.statusCode === 415 ? 400 : err.statusCode, message: err.message };
       return undefined;
   }
+}
+
+/** "20 MB": a byte limit as messages show it. */
+export function megabytes(bytes: number): string {
+  return `${Math.round((bytes / 2 ** 20) * 100) / 100} MB`;
 }
 
 /**
@@ -109,9 +122,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
     // Uploads stream through @fastify/multipart with their own limit.
-    ...timeoutOptions(deps.connections),
+    ...timeoutOptions(deps.config.connections),
   });
-  if (deps.connections) capConnectionsPerAddress(app.server, deps.connections.maxPerAddress);
+  capConnectionsPerAddress(app.server, deps.config.connections.maxPerAddress);
+  app.decorateRequest('apiKey', null);
 
   await app.register(fastifyMultipart, { throwFileSizeLimit: true, limits: { fileSize: deps.config.maxUploadBytes } });
   await app.register(fastifyFormbody);
@@ -166,7 +180,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (err.httpStatus >= 500) request.log.error({ err, code: err.code }, err.message);
       return reply.code(err.httpStatus).send(failure(err.httpStatus, err.message));
     }
-    const mapped = frameworkStatus(err);
+    const mapped = frameworkStatus(err, deps.config.maxUploadBytes);
     if (mapped) return reply.code(mapped.status).send(failure(mapped.status, mapped.message));
     if (clientAborted(err, request)) {
       // Nobody is left to answer: a note, not an error with a stack.
@@ -178,20 +192,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(failure(404, `no route ${request.method} ${request.url.split('?')[0]}`)));
 
-  taskRoutes(app, deps);
-  eventRoutes(app, {
-    tasks: deps.tasks,
-    keys: deps.keys,
-    limiter: deps.limiter,
-    config: {
-      queryRateLimit: deps.config.queryRateLimit,
-      eventsMaxPerKey: deps.events?.maxPerKey ?? 10,
-      eventsMaxMs: deps.events?.maxMs ?? 600_000,
-      eventsHeartbeatMs: deps.events?.heartbeatMs ?? 15_000,
-      ...(deps.events?.pollMs !== undefined ? { eventsPollMs: deps.events.pollMs } : {}),
-    },
+  // The API proper, as one plugin: each route declares its guard (auth + rate limit) as a preHandler.
+  const now = deps.now ?? Date.now;
+  const guard = apiGuard(deps.keys, deps.limiter);
+  const { config } = deps;
+  await app.register(async (api) => {
+    await taskRoutes(api, { tasks: deps.tasks, metrics: deps.metrics, guard, config });
+    eventRoutes(api, { tasks: deps.tasks, guard, config: { queryRateLimit: config.queryRateLimit, ...config.events } });
+    resultRoutes(api, { blobs: deps.blobs, signer: deps.signer, resultTtlMs: config.resultTtlMs, now });
   });
-  resultRoutes(app, { blobs: deps.blobs, signer: deps.signer, ...(deps.now ? { now: deps.now } : {}) });
 
   app.get('/healthz', { schema: { summary: 'Health: the process, its database and (scale-out) Redis; 503 when one is not ok', tags: ['ops'] } }, async (_request, reply) => {
     const data = { ok: true, ...(deps.health ? await deps.health() : {}) };
@@ -199,7 +208,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return success(data);
   });
   app.get('/metrics', { schema: { summary: 'Prometheus metrics (Authorization: Bearer CLEARSHOT_METRICS_TOKEN when set)', tags: ['ops'] } }, async (request, reply) => {
-    if (!metricsAllowed(deps.metricsToken, request.headers.authorization)) return reply.code(401).header('www-authenticate', 'Bearer').send(failure(401, 'missing or invalid metrics token'));
+    if (!metricsAllowed(deps.config.metricsToken, request.headers.authorization)) {
+      reply.header('www-authenticate', 'Bearer');
+      throw new ClearShotError('UNAUTHORIZED', 'missing or invalid metrics token');
+    }
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

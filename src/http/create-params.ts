@@ -1,10 +1,11 @@
-import { MODEL_NAMES, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
+import { ENHANCE_KINDS, MODEL_NAMES, type EnhanceKind, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
+import { parseFormatName, parseScaleText, parseUnitText } from '../engine/job-fields.js';
 import { ClearShotError, badArgument } from '../errors/index.js';
 import { checkUrlSyntax } from '../net/url-fetcher.js';
 import { decodeBase64Image } from './base64-image.js';
 import { checkCallbackSyntax } from '../webhooks/callback-url.js';
 import type { CreateSource } from '../tasks/task-service.js';
-import type { EnhanceType, ReturnType, TaskRequest } from '../tasks/task.js';
+import type { ReturnType, TaskRequest } from '../tasks/task.js';
 
 /**
  * Validates the fields of POST /api/tasks/visual/scale, whatever the body encoding
@@ -17,8 +18,6 @@ export interface RawCreate {
   /** The image_file part, when one was uploaded. */
   readonly file?: Uint8Array | undefined;
 }
-
-const FORMATS: Readonly<Record<string, OutputFormat>> = { jpg: 'jpeg', jpeg: 'jpeg', png: 'png', webp: 'webp', tif: 'tiff', tiff: 'tiff' };
 
 function text(fields: RawCreate['fields'], name: string): string | undefined {
   const v = fields[name];
@@ -39,18 +38,9 @@ function choice<T extends string | number>(fields: RawCreate['fields'], name: st
   return found;
 }
 
-/** A number in [0, 1] (or `auto`/empty = undefined when `auto` is allowed). */
-function unitNumber(fields: RawCreate['fields'], name: string, allowAuto: boolean): number | undefined {
-  const raw = text(fields, name);
-  if (raw === undefined || (allowAuto && raw.toLowerCase() === 'auto')) return undefined;
-  const n = Number(raw);
-  if (!/^[+]?(\d+\.?\d*|\.\d+)$/.test(raw) || !(n >= 0 && n <= 1)) throw badArgument(name, allowAuto ? 'a number from 0 to 1 or auto' : 'a number from 0 to 1', raw);
-  return n;
-}
-
 export function parseCreate(
   raw: RawCreate,
-  defaults: { model: ModelName; maxUrlLength: number; maxUploadBytes?: number },
+  limits: { readonly defaultModel: ModelName; readonly maxUrlLength: number; readonly maxUploadBytes: number },
 ): { request: TaskRequest; source: CreateSource } {
   const { fields, file } = raw;
   const url = text(fields, 'image_url');
@@ -66,27 +56,17 @@ export function parseCreate(
   }
 
   const sync = choice(fields, 'sync', [0, 1] as const, 0, '0 or 1') === 1;
-  const type = choice<EnhanceType>(fields, 'type', ['clean', 'face'], 'clean', 'clean or face');
-  const scaleText = text(fields, 'scale_factor');
-  let scale: ScaleFactor | undefined;
-  if (scaleText !== undefined) {
-    if (!['1', '2', '4'].includes(scaleText)) throw badArgument('scale_factor', '1, 2, 4 or empty (auto)', scaleText);
-    scale = Number(scaleText) as ScaleFactor;
-  }
+  const type = choice<EnhanceKind>(fields, 'type', ENHANCE_KINDS, 'clean', 'clean or face');
+  const scale: ScaleFactor | undefined = parseScaleText('scale_factor', text(fields, 'scale_factor'), 'empty');
   const returnType = choice<ReturnType>(fields, 'return_type', [1, 2, 3] as const, 1, '1 (url), 2 (base64) or 3 (binary)');
   if (returnType === 3 && !sync) throw new ClearShotError('BAD_PARAMETER', 'return_type 3 (binary) is only available with sync=1');
 
   // Extensions (README, "API extensions").
-  const model = choice<ModelName>(fields, 'model', MODEL_NAMES, defaults.model, 'fast or quality');
-  const formatText = text(fields, 'format');
-  let format: OutputFormat | undefined;
-  if (formatText !== undefined) {
-    format = FORMATS[formatText.toLowerCase()];
-    if (!format) throw badArgument('format', 'jpg, png, webp or tiff', formatText);
-  }
+  const model = choice<ModelName>(fields, 'model', MODEL_NAMES, limits.defaultModel, MODEL_NAMES.join(' or '));
+  const format: OutputFormat | undefined = parseFormatName('format', text(fields, 'format'));
   const keepGps = choice(fields, 'keep_gps', [0, 1] as const, 0, '0 or 1') === 1;
-  const strength = unitNumber(fields, 'strength', true);
-  const faceStrength = unitNumber(fields, 'face_strength', false);
+  const strength = parseUnitText('strength', text(fields, 'strength'), true);
+  const faceStrength = parseUnitText('face_strength', text(fields, 'face_strength'), false);
   const fixFaceOnly = choice(fields, 'fix_face_only', [0, 1] as const, 0, '0 or 1') === 1;
 
   const callbackUrl = text(fields, 'callback_url');
@@ -106,9 +86,9 @@ export function parseCreate(
     ...(callbackUrl !== undefined ? { callbackUrl } : {}),
   };
   if (url !== undefined) {
-    checkUrlSyntax(url, defaults.maxUrlLength);
+    checkUrlSyntax(url, limits.maxUrlLength);
     return { request, source: { kind: 'url', url } };
   }
-  if (base64 !== undefined) return { request, source: { kind: 'file', bytes: decodeBase64Image(base64, defaults.maxUploadBytes ?? 20 * 2 ** 20) } };
+  if (base64 !== undefined) return { request, source: { kind: 'file', bytes: decodeBase64Image(base64, limits.maxUploadBytes) } };
   return { request, source: { kind: 'file', bytes: file! } };
 }

@@ -1,4 +1,4 @@
-/** The response envelope of every JSON answer (contract-notes.md): status repeats the HTTP code. */
+/** The response envelope of every JSON answer (README, "API"): status repeats the HTTP code. */
 export interface Envelope<T> {
   status: number;
   message: string;

@@ -1,6 +1,6 @@
 /**
  * JSON schemas of the public API: they drive response serialisation and the OpenAPI
- * document (GET /openapi.json, /docs). Task fields follow contract-notes.md; fields
+ * document (GET /openapi.json, /docs). Task fields follow the contract (README, "API"); fields
  * marked "extension" are ClearShot's own additions.
  */
 export const taskDataSchema = {

@@ -17,6 +17,11 @@ import { isBlockedAddress } from './ip-policy.js';
  * One deadline covers every hop and the body; the body is counted while it streams
  * and abandoned past the size cap.
  */
+/** Longest image_url accepted (the contract's limit). */
+export const MAX_URL_LENGTH = 512;
+/** Redirects followed for one image_url. */
+export const MAX_REDIRECTS = 5;
+
 export interface FetchLimits {
   /** Whole download, all redirects included (contract: 10 s). */
   readonly timeoutMs: number;

@@ -69,18 +69,6 @@ export class EmbeddedQueue implements JobQueue {
     return this.running.size;
   }
 
-  async cancel(taskId: string): Promise<void> {
-    const group = this.groupOf.get(taskId);
-    const list = group === undefined ? undefined : this.waiting.get(group);
-    const i = list ? list.findIndex((w) => w.taskId === taskId) : -1;
-    if (list && i >= 0) {
-      list.splice(i, 1);
-      this.groupOf.delete(taskId);
-      if (list.length === 0) this.waiting.delete(group!);
-    }
-    this.running.get(taskId)?.controller.abort();
-  }
-
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     for (const t of this.timers) clearTimeout(t);

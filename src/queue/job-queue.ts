@@ -28,6 +28,4 @@ export interface JobQueue {
   depth(): Promise<number>;
   /** Jobs running in this process now. */
   active(): number;
-  /** Stops a queued or running job (task purged, key disabled...). */
-  cancel?(taskId: string): Promise<void>;
 }

@@ -1,5 +1,5 @@
 /**
- * Price of a successful task (seed, Guidelines 2): 2 credits when the input's long
+ * Price of a successful task (the contract's pricing; README, "Credits"): 2 credits when the input's long
  * edge is at most 2048 px, 3 credits up to 4096 px.
  */
 export function creditCost(width: number, height: number): number {

@@ -6,6 +6,8 @@ import type { ApiKey } from '../keys/key-store.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { UrlSigner } from '../storage/signed-url.js';
+import { checkCallbackUrl, type CallbackGuard } from '../webhooks/callback-url.js';
+import { inputKey, resultFileName } from './blob-keys.js';
 import { creditCost } from './credits.js';
 import { OPEN_STATES, STATE, STATE_DETAIL, isTerminal, type Task, type TaskRequest, type TaskState } from './task.js';
 import type { TaskStore } from './task-store.js';
@@ -34,6 +36,17 @@ export interface TaskServiceDeps {
   /** Injectable clock (tests of expiry and purge). */
   readonly now?: () => number;
   readonly events?: TaskEvents;
+  /** The address policy for callback_url (the same as image_url's); default: public addresses only. */
+  readonly callbackGuard?: CallbackGuard;
+}
+
+export interface SubmitOptions {
+  /** sync=1: how long to wait for the task to settle before answering with it as it is. */
+  readonly syncTimeoutMs: number;
+  /** Aborted when the client goes away (a sync wait ends early). */
+  readonly signal?: AbortSignal | undefined;
+  /** Called once the task is recorded (logs, metrics), before any wait. */
+  readonly onCreated?: (task: Task) => void;
 }
 
 /** Local notifications: a task settled (success or failure) in this process. */
@@ -46,7 +59,7 @@ export class TaskEvents extends EventEmitter {
 
 export type CreateSource = { readonly kind: 'file'; readonly bytes: Uint8Array } | { readonly kind: 'url'; readonly url: string };
 
-/** The `data` object of a task response (contract-notes.md) plus documented extensions. */
+/** The `data` object of a task response (the contract's fields) plus documented extensions (README). */
 export interface TaskView {
   task_id: string;
   created_at: number;
@@ -95,6 +108,24 @@ export class TaskService {
     this.now = deps.now ?? Date.now;
   }
 
+  /**
+   * What POST /api/tasks/visual/scale does: checks the callback URL's address, creates
+   * the task and, for sync=1, waits until it settles (or the sync timeout passes).
+   */
+  async submit(key: ApiKey, request: TaskRequest, source: CreateSource, options: SubmitOptions): Promise<Task> {
+    if (request.callbackUrl !== undefined) await checkCallbackUrl(request.callbackUrl, this.deps.callbackGuard ?? { allowPrivate: false });
+    const task = await this.create(key, request, source);
+    options.onCreated?.(task);
+    if (!request.sync) return task;
+    return this.waitForSettled(task.id, options.syncTimeoutMs, options.signal);
+  }
+
+  /** The bytes of a successful task's result; undefined when it has none (or it was swept). */
+  async resultBytes(task: Task): Promise<Uint8Array | undefined> {
+    if (task.state !== STATE.SUCCESS || !task.result) return undefined;
+    return this.deps.blobs.get(task.result.blob);
+  }
+
   async create(key: ApiKey, request: TaskRequest, source: CreateSource): Promise<Task> {
     const id = randomUUID();
     const createdAt = this.now();
@@ -111,7 +142,7 @@ export class TaskService {
     } catch (err) {
       refusal = toClearShotError(err, 'INVALID_IMAGE');
     }
-    const blob = `inputs/${id}`;
+    const blob = inputKey(id);
     if (refusal || !header) {
       // The task exists (it can be queried) but failed at once: nothing stored, nothing held.
       await this.deps.tasks.create({ id, keyId: key.id, createdAt, request, source: { kind: 'file', blob }, credits: 0 });
@@ -187,7 +218,7 @@ export class TaskService {
       model: task.request.model,
     };
     if (OPEN_STATES.includes(task.state)) {
-      // Departure from the contract's table (README, "Task states"): an accepted task that
+      // Departure from the contract's table (README, "Responses"): an accepted task that
       // has not finished reads 4 in every phase, because published PicWish clients poll
       // only while state is 4; the phase itself stays readable here.
       view.state = STATE.PROCESSING;
@@ -206,7 +237,7 @@ export class TaskService {
       view.image_height = task.result.height;
       view.credits = task.credits;
       if (task.request.returnType === 2) {
-        const bytes = await this.deps.blobs.get(task.result.blob);
+        const bytes = await this.resultBytes(task);
         if (bytes) view.image = Buffer.from(bytes).toString('base64');
       } else {
         view.image = this.resultUrl(task);
@@ -219,7 +250,7 @@ export class TaskService {
 
   resultUrl(task: Task): string | undefined {
     if (!task.result) return undefined;
-    return this.deps.signer.sign(task.result.blob.slice('results/'.length), task.result.expiresAt);
+    return this.deps.signer.sign(resultFileName(task.result.blob), task.result.expiresAt);
   }
 
   /**

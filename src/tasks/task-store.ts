@@ -3,7 +3,7 @@ import type { Task, TaskRequest, TaskResult, TaskSource, TaskState } from './tas
 
 /**
  * The task store port. Adapters: SQLite (embedded, src/db/sqlite-store.ts) and
- * PostgreSQL (scale-out). One conformance suite (test/store-conformance.ts) runs
+ * PostgreSQL (scale-out). One conformance suite (test/conformance/store-conformance.ts) runs
  * against every adapter.
  *
  * Credits are held when a task is created and debited only when it succeeds, in the

@@ -1,9 +1,9 @@
-import type { ModelName, OutputFormat, ScaleFactor } from '../engine/types.js';
+import type { EnhanceJob, EnhanceKind, ModelName } from '../engine/types.js';
 import type { ErrorCode } from '../errors/index.js';
 
 /**
- * A photo enhancement task and its state machine (contract-notes.md, "Task state
- * codes"). Every state change goes through {@link canTransition}; stores apply it as
+ * A photo enhancement task and its state machine (README, "Responses"). Every
+ * state change goes through {@link canTransition}; stores apply it as
  * a conditional update, so two processes can never both move one task.
  */
 export const STATE = {
@@ -71,26 +71,26 @@ export const STATE_DETAIL: Readonly<Record<TaskState, string>> = {
 };
 
 export type ReturnType = 1 | 2 | 3;
-export type EnhanceType = 'clean' | 'face';
 
-/** What the client asked for (validated). */
-export interface TaskRequest {
+/**
+ * What the client asked for (validated): how to answer (`returnType`, `sync`,
+ * `callbackUrl`) and the engine job, whose fields keep the contract's names where it
+ * has one (`type` is the job's `kind`). Stored with the task as it is.
+ */
+export interface TaskRequest extends Omit<EnhanceJob, 'kind'> {
   readonly returnType: ReturnType;
   readonly sync: boolean;
-  readonly type: EnhanceType;
-  /** undefined = auto by the long edge. */
-  readonly scale?: ScaleFactor | undefined;
+  readonly type: EnhanceKind;
   readonly model: ModelName;
-  readonly format?: OutputFormat | undefined;
   readonly keepGps: boolean;
-  /** Extension: weight of the network's output, 0-1; undefined = auto from the input's analysis. */
-  readonly strength?: number | undefined;
-  /** Extension (type=face): weight of the restored faces, 0-1; undefined = CLEARSHOT_FACE_STRENGTH. */
-  readonly faceStrength?: number | undefined;
-  /** Restore the faces only (implies face restoration); absent in tasks created before it existed. */
-  readonly fixFaceOnly?: boolean | undefined;
   /** Where the final task view is POSTed when the task ends (README, "Callbacks"). */
   readonly callbackUrl?: string | undefined;
+}
+
+/** The engine job of a request: everything but how to answer; `fix_face_only` implies face restoration. */
+export function enhanceJob(request: TaskRequest): EnhanceJob {
+  const { returnType: _r, sync: _s, callbackUrl: _c, type, ...job } = request;
+  return { ...job, kind: request.fixFaceOnly ? 'face' : type };
 }
 
 export type TaskSource = { readonly kind: 'file'; readonly blob: string } | { readonly kind: 'url'; readonly url: string; readonly blob?: string | undefined };

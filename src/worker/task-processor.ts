@@ -1,12 +1,13 @@
 import type { ImageHeader } from '../engine/image/probe.js';
 import type { Engine } from '../engine/local-engine.js';
 import type { EnhanceResult } from '../engine/types.js';
-import { CONTENT_TYPES } from '../engine/image/encode.js';
+import { contentTypeOf } from '../engine/image/formats.js';
 import { ClearShotError, toClearShotError } from '../errors/index.js';
 import { fetchImage, type FetchLimits } from '../net/url-fetcher.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { resultKey } from '../tasks/blob-keys.js';
 import { creditCost } from '../tasks/credits.js';
-import { ACTIVE_STATES, STATE, type Task } from '../tasks/task.js';
+import { ACTIVE_STATES, STATE, enhanceJob, type Task } from '../tasks/task.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { TaskStore } from '../tasks/task-store.js';
 
@@ -49,8 +50,6 @@ export interface ProcessorDeps {
   /** Outcome hook for metrics: final state and seconds spent processing. */
   readonly onSettled?: (task: Task, seconds: number) => void;
 }
-
-const EXTENSIONS: Readonly<Record<string, string>> = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/webp': 'webp', 'image/tiff': 'tif' };
 
 export class TaskProcessor {
   private readonly now: () => number;
@@ -119,7 +118,9 @@ export class TaskProcessor {
   private async run(task: Task, signal: AbortSignal, timedOut: () => ClearShotError | undefined): Promise<Task> {
     const { tasks, blobs, engine, config } = this.deps;
     const bytes = await this.input(task, signal);
-    const header = await this.deps.probe(bytes);
+    // An upload's header was read (and checked against the limits) when the task was
+    // created; only a downloaded image is read here.
+    const header = task.source.kind === 'file' && task.input ? task.input : await this.deps.probe(bytes);
     const price = creditCost(header.width, header.height);
     if (price > task.credits && !(await tasks.raiseHold(task.id, price))) {
       throw new ClearShotError('INSUFFICIENT_CREDITS', `not enough credits: an image with a ${Math.max(header.width, header.height)} px long edge costs ${price}`);
@@ -129,15 +130,8 @@ export class TaskProcessor {
 
     let lastWrite = 0;
     const result = await engine.enhance(bytes, {
-      kind: task.request.fixFaceOnly ? 'face' : task.request.type,
-      scale: task.request.scale,
-      model: task.request.model,
-      format: task.request.format,
-      keepGps: task.request.keepGps,
-      strength: task.request.strength,
-      faceStrength: task.request.faceStrength,
-      fixFaceOnly: task.request.fixFaceOnly,
-      signal: signal,
+      ...enhanceJob(task.request),
+      signal,
       onProgress: (p) => {
         const t = Date.now();
         if (t - lastWrite < (config.progressIntervalMs ?? 250)) return;
@@ -148,12 +142,13 @@ export class TaskProcessor {
     const late = timedOut();
     if (late) throw late;
 
-    const blob = `results/${task.id}.${EXTENSIONS[result.contentType] ?? 'bin'}`;
-    await this.storeResult(task.id, blob, result.data, result.contentType, signal);
+    const blob = resultKey(task.id, result.format);
+    const contentType = contentTypeOf(result.format);
+    await this.storeResult(task.id, blob, result.data, contentType, signal);
     const now = this.now();
     const done = await tasks.complete(
       task.id,
-      { blob, contentType: CONTENT_TYPES[result.format], width: result.width, height: result.height, bytes: result.data.length, expiresAt: now + config.resultTtlMs },
+      { blob, contentType, width: result.width, height: result.height, bytes: result.data.length, expiresAt: now + config.resultTtlMs },
       {
         completedAt: now,
         notes: result.notes,

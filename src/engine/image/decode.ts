@@ -3,11 +3,11 @@ import { MAX_SIDE } from '../scale-rules.js';
 import type { Raster } from '../types.js';
 import { decodeBmp } from './bmp-decode.js';
 import { invalidImage } from './errors.js';
-import { probeImage } from './probe.js';
+import { readHeader } from './probe.js';
 import { pickExif, type ExifTags } from './exif.js';
 import { colourspaceOf, splitAlpha, viewAs } from './raster.js';
 import { decodeSgi } from './sgi-decode.js';
-import { sniffFormat, type SourceFormat } from './sniff.js';
+import type { SourceFormat } from './sniff.js';
 
 /**
  * The engine's decode step: bytes -> upright colour raster (+ separate alpha).
@@ -41,10 +41,11 @@ export interface DecodeOptions {
 
 export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodedImage> {
   // Format from the bytes and the size limits, from the header alone.
-  const { format } = await probeImage(bytes);
+  const { header, metadata } = await readHeader(bytes);
+  const { format } = header;
   if (format === 'bmp') return withAlphaSplit(format, decodeBmp(bytes, MAX_SIDE * MAX_SIDE));
   if (format === 'sgi') return withAlphaSplit(format, decodeSgi(bytes, MAX_SIDE * MAX_SIDE));
-  if (SHARP_FORMATS.has(format)) return decodeWithSharp(bytes, format, options);
+  if (SHARP_FORMATS.has(format) && metadata) return decodeWithSharp(bytes, format, metadata, options);
   throw invalidImage(`${format} images are not supported`);
 }
 
@@ -58,14 +59,7 @@ function withAlphaSplit(format: SourceFormat, raster: Raster): DecodedImage {
   return { format, width: raster.width, height: raster.height, color: raster, notes };
 }
 
-async function decodeWithSharp(bytes: Uint8Array, format: SourceFormat, options: DecodeOptions): Promise<DecodedImage> {
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw invalidImage(`cannot read the ${format} header`, err);
-  }
-
+async function decodeWithSharp(bytes: Uint8Array, format: SourceFormat, meta: Metadata, options: DecodeOptions): Promise<DecodedImage> {
   const notes: string[] = [];
   const exif = pickExif(meta.exif, options.keepGps);
   // libvips reads an APNG's default image and reports one page: count frames ourselves.

@@ -1,5 +1,6 @@
 import { ClearShotError } from '../../errors/index.js';
 import type { OutputFormat, Raster } from '../types.js';
+import { FORMATS } from './formats.js';
 import { mergeAlpha, sharpFromRaster } from './raster.js';
 import type { ExifTags } from './exif.js';
 import type { SourceFormat } from './sniff.js';
@@ -25,13 +26,6 @@ export interface EncodedImage {
   readonly notes: string[];
 }
 
-export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  tiff: 'image/tiff',
-};
-
 /** JPEG quality 92 with 4:4:4 chroma keeps upscaled detail without visible blocking. */
 export const JPEG_QUALITY = 92;
 export const WEBP_QUALITY = 90;
@@ -39,7 +33,7 @@ export const WEBP_QUALITY = 90;
 export const PNG_COMPRESSION = 6;
 
 export function defaultFormat(source: SourceFormat, hasAlpha: boolean): OutputFormat {
-  if (source === 'jpeg') return hasAlpha ? 'png' : 'jpeg';
+  if (source === 'jpeg') return hasAlpha && !FORMATS.jpeg.alpha ? 'png' : 'jpeg';
   if (source === 'webp') return 'webp';
   if (source === 'tiff') return 'tiff';
   return 'png';
@@ -47,27 +41,27 @@ export function defaultFormat(source: SourceFormat, hasAlpha: boolean): OutputFo
 
 export async function encodeImage(input: EncodeInput, format: OutputFormat): Promise<EncodedImage> {
   const notes: string[] = [];
+  const caps = FORMATS[format];
   let raster = input.color;
   if (input.alpha) raster = mergeAlpha(input.color, input.alpha);
   // Through the TIFF carrier the source's ICC profile is embedded without any transform.
   let pipeline = sharpFromRaster(raster, input.icc).keepIccProfile();
-  if (input.exif && format !== 'tiff') pipeline = pipeline.withExif(input.exif);
-  if (input.exif && format === 'tiff') notes.push('EXIF (capture date, camera) is not written to TIFF output');
-  if (input.alpha && format === 'jpeg') {
+  if (input.exif && caps.exif) pipeline = pipeline.withExif(input.exif);
+  if (input.exif && !caps.exif) notes.push(`EXIF (capture date, camera) is not written to ${caps.label} output`);
+  if (input.alpha && !caps.alpha) {
     pipeline = pipeline.flatten({ background: '#ffffff' });
-    notes.push('alpha flattened on white for JPEG output');
+    notes.push(`alpha flattened on white for ${caps.label} output`);
   }
+  if (raster.depth === 16 && !caps.depth16) notes.push(`16-bit reduced to 8-bit for ${caps.label} output`);
   switch (format) {
     case 'jpeg':
       pipeline = pipeline.jpeg({ quality: JPEG_QUALITY, chromaSubsampling: '4:4:4' });
-      if (raster.depth === 16) notes.push('16-bit reduced to 8-bit for JPEG output');
       break;
     case 'png':
       pipeline = pipeline.png({ compressionLevel: PNG_COMPRESSION });
       break;
     case 'webp':
       pipeline = pipeline.webp({ quality: WEBP_QUALITY, alphaQuality: 100, effort: 4 });
-      if (raster.depth === 16) notes.push('16-bit reduced to 8-bit for WebP output');
       break;
     case 'tiff':
       // NOTE: LZW, not sharp's default JPEG compression, which would force 8 bits.
@@ -76,7 +70,7 @@ export async function encodeImage(input: EncodeInput, format: OutputFormat): Pro
   }
   try {
     const data = await pipeline.toBuffer();
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), format, contentType: CONTENT_TYPES[format], notes };
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), format, contentType: caps.contentType, notes };
   } catch (err) {
     throw new ClearShotError('INTERNAL', `encoding ${format} failed`, { cause: err });
   }

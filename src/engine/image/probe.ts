@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { checkDimensions } from '../scale-rules.js';
 import { readBmpHeader } from './bmp-decode.js';
 import { invalidImage } from './errors.js';
@@ -17,6 +17,14 @@ export interface ImageHeader {
 }
 
 export async function probeImage(bytes: Uint8Array): Promise<ImageHeader> {
+  return (await readHeader(bytes)).header;
+}
+
+/**
+ * The header and, for the formats libvips reads, its metadata (EXIF, ICC, depth...), so
+ * that the decoder reads the header once.
+ */
+export async function readHeader(bytes: Uint8Array): Promise<{ header: ImageHeader; metadata?: Metadata }> {
   if (bytes.length === 0) throw invalidImage('the file is empty');
   const format = sniffFormat(bytes);
   if (format === undefined) {
@@ -29,6 +37,7 @@ export async function probeImage(bytes: Uint8Array): Promise<ImageHeader> {
   }
   let width: number;
   let height: number;
+  let metadata: Metadata | undefined;
   if (format === 'bmp') ({ width, height } = readBmpHeader(bytes));
   else if (format === 'sgi') ({ width, height } = readSgiHeader(bytes));
   else {
@@ -41,7 +50,8 @@ export async function probeImage(bytes: Uint8Array): Promise<ImageHeader> {
     if (meta.width === undefined || meta.height === undefined) throw invalidImage(`cannot read the ${format} header`);
     width = meta.autoOrient?.width ?? meta.width;
     height = meta.autoOrient?.height ?? meta.height;
+    metadata = meta;
   }
   checkDimensions(width, height);
-  return { format, width, height };
+  return { header: { format, width, height }, ...(metadata ? { metadata } : {}) };
 }

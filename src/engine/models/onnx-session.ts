@@ -6,7 +6,7 @@ import { ClearShotError } from '../../errors/index.js';
 import { ONNX_INPUT, ONNX_OUTPUT } from './ncnn-to-onnx.js';
 
 /**
- * The one module that touches ONNX Runtime (STYLE.md: transformers.js habit).
+ * The one module that touches ONNX Runtime (docs/ARCHITECTURE.md, "Layering rules").
  *
  * NOTE: `InferenceSession.run` blocks its calling thread for the whole run (0 timer
  * ticks measured during a 690 ms run), so sessions are only ever created inside engine

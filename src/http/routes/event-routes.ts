@@ -1,11 +1,9 @@
 import { once } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { ClearShotError } from '../../errors/index.js';
-import type { KeyService } from '../../keys/key-service.js';
 import { isTerminal, type Task } from '../../tasks/task.js';
 import type { TaskService, TaskView } from '../../tasks/task-service.js';
-import { authenticate } from '../auth.js';
-import type { RateLimiter } from '../rate-limiter.js';
+import { apiKeyOf, type Guard } from '../auth.js';
 
 /**
  * GET /api/tasks/visual/scale/{task_id}/events: live progress as Server-Sent Events.
@@ -19,15 +17,14 @@ import type { RateLimiter } from '../rate-limiter.js';
  */
 export interface EventRoutesDeps {
   readonly tasks: TaskService;
-  readonly keys: KeyService;
-  readonly limiter: RateLimiter;
+  readonly guard: Guard;
   readonly config: {
     readonly queryRateLimit: number;
-    readonly eventsMaxPerKey: number;
-    readonly eventsMaxMs: number;
-    readonly eventsHeartbeatMs: number;
-    /** How often the store is read for changes, ms. */
-    readonly eventsPollMs?: number;
+    readonly maxPerKey: number;
+    readonly maxMs: number;
+    readonly heartbeatMs: number;
+    /** How often the store is read for changes, ms (default 500). */
+    readonly pollMs?: number | undefined;
   };
 }
 
@@ -50,6 +47,7 @@ export function eventRoutes(app: FastifyInstance, deps: EventRoutesDeps): void {
   app.get<{ Params: { task_id: string } }>(
     '/api/tasks/visual/scale/:task_id/events',
     {
+      preHandler: deps.guard('query', deps.config.queryRateLimit),
       schema: {
         summary: 'Live progress of a task (Server-Sent Events)',
         description:
@@ -61,17 +59,12 @@ export function eventRoutes(app: FastifyInstance, deps: EventRoutesDeps): void {
       },
     },
     async (request, reply) => {
-      const key = await authenticate(deps.keys, request);
-      const rate = await deps.limiter.take('query', key.id, deps.config.queryRateLimit);
-      if (!rate.ok) {
-        reply.header('retry-after', String(rate.retryAfterS));
-        throw new ClearShotError('RATE_LIMITED', `too many requests: the limit is ${deps.config.queryRateLimit} per second for this API key`);
-      }
+      const key = apiKeyOf(request);
       let task: Task = await deps.tasks.get(key, request.params.task_id);
       const held = open.get(key.id) ?? 0;
-      if (held >= deps.config.eventsMaxPerKey) {
+      if (held >= deps.config.maxPerKey) {
         reply.header('retry-after', '5');
-        throw new ClearShotError('RATE_LIMITED', `too many progress streams open for this API key (at most ${deps.config.eventsMaxPerKey}): close one, or poll`);
+        throw new ClearShotError('RATE_LIMITED', `too many progress streams open for this API key (at most ${deps.config.maxPerKey}): close one, or poll`);
       }
       open.set(key.id, held + 1);
       const stop = new AbortController();
@@ -88,9 +81,9 @@ export function eventRoutes(app: FastifyInstance, deps: EventRoutesDeps): void {
         'x-accel-buffering': 'no',
         'x-request-id': request.id,
       });
-      const limit = AbortSignal.timeout(deps.config.eventsMaxMs);
+      const limit = AbortSignal.timeout(deps.config.maxMs);
       const done = AbortSignal.any([stop.signal, limit]);
-      const pollMs = deps.config.eventsPollMs ?? 500;
+      const pollMs = deps.config.pollMs ?? 500;
       let last = '';
       let lastWrite = Date.now();
       try {
@@ -106,15 +99,15 @@ export function eventRoutes(app: FastifyInstance, deps: EventRoutesDeps): void {
             last = progress;
             res.write(`event: progress\ndata: ${progress}\n\n`);
             lastWrite = Date.now();
-          } else if (Date.now() - lastWrite >= deps.config.eventsHeartbeatMs) {
+          } else if (Date.now() - lastWrite >= deps.config.heartbeatMs) {
             res.write(': heartbeat\n\n');
             lastWrite = Date.now();
           }
-          const wait = AbortSignal.any([done, AbortSignal.timeout(Math.min(pollMs, deps.config.eventsHeartbeatMs))]);
+          const wait = AbortSignal.any([done, AbortSignal.timeout(Math.min(pollMs, deps.config.heartbeatMs))]);
           await once(deps.tasks.events, `settled:${task.id}`, { signal: wait }).catch(() => undefined);
           if (stop.signal.aborted) break;
           if (limit.aborted) {
-            res.write(frame('timeout', { message: `the stream lasted ${deps.config.eventsMaxMs / 1000} s: reconnect or poll`, ...progressOf(view) }));
+            res.write(frame('timeout', { message: `the stream lasted ${deps.config.maxMs / 1000} s: reconnect or poll`, ...progressOf(view) }));
             break;
           }
           try {

@@ -1,37 +1,23 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ModelName } from '../../engine/types.js';
-import { ClearShotError } from '../../errors/index.js';
-import { STATE, isTerminal, type Task } from '../../tasks/task.js';
-import type { TaskService } from '../../tasks/task-service.js';
-import type { BlobStore } from '../../storage/blob-store.js';
+import type { HttpSection } from '../../config/sections.js';
+import { ClearShotError, ERROR_CODES } from '../../errors/index.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import { parseCreate, type RawCreate } from '../create-params.js';
-import { success, failure } from '../envelope.js';
-import type { RateLimiter } from '../rate-limiter.js';
-import { authenticate } from '../auth.js';
-import type { KeyService } from '../../keys/key-service.js';
-import { taskEnvelopeSchema } from '../schemas.js';
+import { isTerminal, type Task } from '../../tasks/task.js';
+import type { TaskService } from '../../tasks/task-service.js';
+import { apiKeyOf, type Guard } from '../auth.js';
 import { base64TextLimit } from '../base64-image.js';
-import { checkCallbackUrl, type CallbackGuard } from '../../webhooks/callback-url.js';
+import { parseCreate, type RawCreate } from '../create-params.js';
+import { failure, success } from '../envelope.js';
+import { taskEnvelopeSchema } from '../schemas.js';
 
 /** Text fields other than image_base64 stay small. */
 const FIELD_LIMIT = 64 * 1024;
 
 export interface TaskRoutesDeps {
   readonly tasks: TaskService;
-  readonly keys: KeyService;
-  readonly blobs: BlobStore;
-  readonly limiter: RateLimiter;
   readonly metrics: Metrics;
-  /** The address policy for callback_url (the same as image_url's). */
-  readonly callbackGuard?: CallbackGuard;
-  readonly config: {
-    readonly defaultModel: ModelName;
-    readonly maxUploadBytes: number;
-    readonly rateLimit: number;
-    readonly queryRateLimit: number;
-    readonly syncTimeoutMs: number;
-  };
+  readonly guard: Guard;
+  readonly config: Pick<HttpSection, 'defaultModel' | 'maxUploadBytes' | 'maxUrlLength' | 'rateLimit' | 'queryRateLimit' | 'syncTimeoutMs'>;
 }
 
 const PATH = '/api/tasks/visual/scale';
@@ -85,18 +71,12 @@ async function readBody(request: FastifyRequest, maxUploadBytes: number): Promis
   return { fields: (body ?? {}) as Record<string, unknown> };
 }
 
-async function limit(deps: TaskRoutesDeps, reply: FastifyReply, bucket: string, keyId: string, rate: number): Promise<void> {
-  const r = await deps.limiter.take(bucket, keyId, rate);
-  if (!r.ok) {
-    reply.header('retry-after', String(r.retryAfterS));
-    throw new ClearShotError('RATE_LIMITED', `too many requests: the limit is ${rate} per second for this API key`);
-  }
-}
-
-export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
+/** POST and GET of /api/tasks/visual/scale: the contract's two calls. */
+export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Promise<void> {
   app.post(
     PATH,
     {
+      preHandler: deps.guard('create', deps.config.rateLimit),
       // JSON and urlencoded bodies may carry image_base64: room for the encoded upload.
       bodyLimit: Math.ceil(base64TextLimit(deps.config.maxUploadBytes) * 1.1),
       schema: {
@@ -109,22 +89,19 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
       },
     },
     async (request, reply) => {
-      const key = await authenticate(deps.keys, request);
-      await limit(deps, reply, 'create', key.id, deps.config.rateLimit);
-      const { request: taskRequest, source } = parseCreate(await readBody(request, deps.config.maxUploadBytes), {
-        model: deps.config.defaultModel,
-        maxUrlLength: 512,
-        maxUploadBytes: deps.config.maxUploadBytes,
-      });
-      if (taskRequest.callbackUrl !== undefined) await checkCallbackUrl(taskRequest.callbackUrl, deps.callbackGuard ?? { allowPrivate: false });
-      let task = await deps.tasks.create(key, taskRequest, source);
-      deps.metrics.tasksCreated.inc();
-      request.log.info({ taskId: task.id, keyId: key.id, source: source.kind, state: task.state }, 'task created');
-      if (!taskRequest.sync) return success({ task_id: task.id });
-
+      const key = apiKeyOf(request);
+      const { request: taskRequest, source } = parseCreate(await readBody(request, deps.config.maxUploadBytes), deps.config);
       const closed = new AbortController();
       request.raw.once('close', () => closed.abort());
-      task = await deps.tasks.waitForSettled(task.id, deps.config.syncTimeoutMs, closed.signal);
+      const task = await deps.tasks.submit(key, taskRequest, source, {
+        syncTimeoutMs: deps.config.syncTimeoutMs,
+        signal: closed.signal,
+        onCreated: (created) => {
+          deps.metrics.tasksCreated.inc();
+          request.log.info({ taskId: created.id, keyId: key.id, source: source.kind, state: created.state }, 'task created');
+        },
+      });
+      if (!taskRequest.sync) return success({ task_id: task.id });
       if (taskRequest.returnType === 3 && isTerminal(task.state)) return binary(deps, reply, task);
       return success(await deps.tasks.view(task));
     },
@@ -133,6 +110,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
   app.get<{ Params: { task_id: string } }>(
     `${PATH}/:task_id`,
     {
+      preHandler: deps.guard('query', deps.config.queryRateLimit),
       schema: {
         summary: 'Query a photo enhancement task',
         tags: ['tasks'],
@@ -141,10 +119,8 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
         response: { 200: taskEnvelopeSchema },
       },
     },
-    async (request, reply) => {
-      const key = await authenticate(deps.keys, request);
-      await limit(deps, reply, 'query', key.id, deps.config.queryRateLimit);
-      const task = await deps.tasks.get(key, request.params.task_id);
+    async (request) => {
+      const task = await deps.tasks.get(apiKeyOf(request), request.params.task_id);
       return success(await deps.tasks.view(task));
     },
   );
@@ -152,17 +128,15 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
 
 /** sync + return_type 3: the image itself, or a JSON error envelope with the task on failure. */
 async function binary(deps: TaskRoutesDeps, reply: FastifyReply, task: Task): Promise<unknown> {
-  if (task.state === STATE.SUCCESS && task.result) {
-    const bytes = await deps.blobs.get(task.result.blob);
-    if (bytes) {
-      reply.header('content-type', task.result.contentType);
-      reply.header('x-task-id', task.id);
-      reply.header('x-image-width', String(task.result.width));
-      reply.header('x-image-height', String(task.result.height));
-      return reply.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    }
+  const bytes = await deps.tasks.resultBytes(task);
+  if (bytes && task.result) {
+    reply.header('content-type', task.result.contentType);
+    reply.header('x-task-id', task.id);
+    reply.header('x-image-width', String(task.result.width));
+    reply.header('x-image-height', String(task.result.height));
+    return reply.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   }
-  const status = task.errorCode ? new ClearShotError(task.errorCode).httpStatus : 500;
+  const status = task.errorCode ? ERROR_CODES[task.errorCode].http : 500;
   reply.code(status);
   return failure(status, task.stateDetail, await deps.tasks.view(task));
 }
