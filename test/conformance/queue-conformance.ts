@@ -43,8 +43,12 @@ export function queueConformance(name: string, open: (concurrency: number, maxRu
       assert.equal(await queue.depth(), 1, 'b waits once, a runs');
       release();
       await waitFor(() => runs.includes('b'));
-      await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(runs.sort(), ['a', 'b']);
+      // A sentinel enqueued last, in the same group: a wrongly kept second 'a' or 'b'
+      // was enqueued before it, with no worse a rank, so it would run before the sentinel
+      // does (concurrency 1). Waiting for the sentinel replaces a timed observation window.
+      await queue.enqueue('z');
+      await waitFor(() => runs.includes('z'));
+      assert.deepEqual(runs, ['a', 'b', 'z']);
     });
 
     it('runs a job again when its handler asks to retry', async () => {
@@ -99,12 +103,17 @@ export function queueConformance(name: string, open: (concurrency: number, maxRu
       for (const id of ['a1', 'a2', 'a3']) await queue.enqueue(id, { group: 'A' });
       await queue.enqueue('b1', { group: 'B' });
       await waitFor(() => running.get('b') === 1 && running.get('a') === 1);
-      await new Promise((r) => setTimeout(r, 600)); // time for a wrong second 'a' to start
+      // The third slot must still be free for another key: c1 can start only if no second
+      // 'a' took it (every job holds its slot until the gate opens). Once c1 runs, every
+      // slot is taken, so no wrong 'a' can start later either: no timed window is needed.
+      await queue.enqueue('c1', { group: 'C' });
+      await waitFor(() => running.get('c') === 1);
       assert.equal(maxA, 1, 'one job of A at a time');
+      assert.deepEqual([running.get('a'), running.get('b'), running.get('c')], [1, 1, 1]);
       release();
-      await waitFor(() => done.length === 4);
+      await waitFor(() => done.length === 5);
       assert.equal(maxA, 1);
-      assert.deepEqual(done.sort(), ['a1', 'a2', 'a3', 'b1']);
+      assert.deepEqual(done.sort(), ['a1', 'a2', 'a3', 'b1', 'c1']);
     });
 
     it('stop() gives running jobs their grace, then aborts their signal', async () => {

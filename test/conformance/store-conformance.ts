@@ -154,7 +154,20 @@ export function storeConformance(name: string, open: () => Promise<{ store: Stor
       assert.ok(entry && entry.blobs.some((b) => b.startsWith('inputs/')));
       await store.delete(t.id);
       assert.equal(await store.get(t.id), undefined);
-      assert.ok(typeof (await store.countByState())[STATE.QUEUED] === 'number');
+    });
+
+    it('counts tasks by state', async () => {
+      // Relative to the counts before, so it holds whatever other tests left (or did not).
+      const key = await newKey(store, 100);
+      const before = await store.countByState();
+      const q = await newTask(store, key.id);
+      const f = await newTask(store, key.id);
+      await store.transition(f.id, STATE.INVALID_IMAGE, { completedAt: 1 });
+      const after = await store.countByState();
+      assert.equal(after[STATE.QUEUED], (before[STATE.QUEUED] ?? 0) + 1);
+      assert.equal(after[STATE.INVALID_IMAGE], (before[STATE.INVALID_IMAGE] ?? 0) + 1);
+      await store.transition(q.id, STATE.PREPARING);
+      assert.equal((await store.countByState())[STATE.PREPARING], (before[STATE.PREPARING] ?? 0) + 1);
     });
 
     it('counts the queued tasks created before a time (place in line)', async () => {
