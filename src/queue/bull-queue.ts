@@ -158,17 +158,6 @@ export class BullQueue implements JobQueue {
     return this.running.size;
   }
 
-  async cancel(taskId: string): Promise<void> {
-    const job = (await this.queue.getJob(taskId)) as Job<{ taskId: string; group?: string }> | undefined;
-    if (job && (await job.getState()) !== 'active') {
-      const removed = await job.remove().then(
-        () => true,
-        () => false,
-      );
-      if (removed) await this.connection.eval(RELEASE, 1, this.groupKey('queued', job.data.group ?? '')).catch(() => undefined);
-    }
-  }
-
   /** Stops taking jobs; running ones get `graceMs`, then are told to stop (and go back to the queue). */
   async stop(graceMs: number): Promise<void> {
     if (this.worker) {

@@ -5,7 +5,7 @@ import { parseCreate, type RawCreate } from '../../src/http/create-params.js';
 
 /** parseCreate (src/http/create-params.ts): every field's refusal, the source rule, the defaults. */
 
-const DEFAULTS: Parameters<typeof parseCreate>[1] = { model: 'fast', maxUrlLength: 512, maxUploadBytes: 1024 };
+const DEFAULTS: Parameters<typeof parseCreate>[1] = { defaultModel: 'fast', maxUrlLength: 512, maxUploadBytes: 1024 };
 const FILE = new Uint8Array([0xff, 0xd8, 0xff, 1, 2, 3]);
 
 /** `file` null: no image_file part. */
@@ -39,7 +39,7 @@ describe('parseCreate', () => {
     assert.deepEqual(request, { returnType: 1, sync: false, type: 'clean', scale: undefined, model: 'fast', format: undefined, keepGps: false });
     assert.equal(source.kind, 'file');
     assert.deepEqual(source.kind === 'file' && [...source.bytes], [...FILE]);
-    assert.equal(parse({}, FILE, { ...DEFAULTS, model: 'quality' }).request.model, 'quality');
+    assert.equal(parse({}, FILE, { ...DEFAULTS, defaultModel: 'quality' }).request.model, 'quality');
   });
 
   it('reads every field, from text or JSON numbers, trimming blanks', () => {
