@@ -1,3 +1,4 @@
+import type { TaskRequest } from '../../src/tasks/task.js';
 import sharp from 'sharp';
 import type { Engine } from '../../src/engine/local-engine.js';
 import type { EnhanceOptions, EnhanceResult } from '../../src/engine/types.js';
@@ -115,5 +116,24 @@ export class FakeEngine implements Engine {
 
   async close(): Promise<void> {
     this.closed = true;
+  }
+}
+
+export const HOUR = 3_600_000;
+/** A fixed start for injected clocks. */
+export const T0 = 1_800_000_000_000;
+/** A plain clean request with every optional field at its default. */
+export const PLAIN_REQUEST: TaskRequest = { returnType: 1, sync: false, type: 'clean', scale: undefined, model: 'fast', format: undefined, keepGps: false };
+
+/**
+ * AbortSignal.timeout's timers are unref'd: in a server the listening socket keeps the
+ * process alive, in a bare test nothing does. Holds the event loop while `p` runs.
+ */
+export async function alive<T>(p: Promise<T>): Promise<T> {
+  const timer = setInterval(() => undefined, 1000);
+  try {
+    return await p;
+  } finally {
+    clearInterval(timer);
   }
 }

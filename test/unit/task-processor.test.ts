@@ -11,7 +11,7 @@ import { UrlSigner } from '../../src/storage/signed-url.js';
 import { STATE, type Task, type TaskRequest } from '../../src/tasks/task.js';
 import { TaskService } from '../../src/tasks/task-service.js';
 import { TaskProcessor } from '../../src/worker/task-processor.js';
-import { FakeEngine, MemoryBlobStore, jpeg } from '../helpers/unit-fakes.js';
+import { FakeEngine, MemoryBlobStore, PLAIN_REQUEST, T0, HOUR, alive, jpeg } from '../helpers/unit-fakes.js';
 
 /**
  * TaskProcessor (src/worker/task-processor.ts) with a fake engine (no model) and real
@@ -19,24 +19,13 @@ import { FakeEngine, MemoryBlobStore, jpeg } from '../helpers/unit-fakes.js';
  * store, the real probe. Tasks are created through TaskService as the routes do.
  */
 
-const HOUR = 3_600_000;
-const T0 = 1_800_000_000_000;
-const request: TaskRequest = { returnType: 1, sync: false, type: 'clean', scale: undefined, model: 'fast', format: undefined, keepGps: false };
+const request: TaskRequest = PLAIN_REQUEST;
 
 const opened: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const close of opened.splice(0)) await close();
 });
 
-/** AbortSignal.timeout's timers are unref'd: hold the event loop while a test waits on one. */
-async function alive<T>(p: Promise<T>): Promise<T> {
-  const timer = setInterval(() => undefined, 1000);
-  try {
-    return await p;
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 /** All the wiring in one place (adapt here when the constructors change). */
 async function harness(options: { credits?: number; maxAttempts?: number; taskTimeoutMs?: number } = {}) {

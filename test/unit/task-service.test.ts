@@ -8,7 +8,7 @@ import { EmbeddedQueue } from '../../src/queue/embedded-queue.js';
 import { UrlSigner } from '../../src/storage/signed-url.js';
 import { STATE, type Task, type TaskRequest } from '../../src/tasks/task.js';
 import { TaskService } from '../../src/tasks/task-service.js';
-import { MemoryBlobStore, jpeg } from '../helpers/unit-fakes.js';
+import { MemoryBlobStore, PLAIN_REQUEST, T0, HOUR, alive, jpeg } from '../helpers/unit-fakes.js';
 
 /**
  * TaskService (src/tasks/task-service.ts) on real in-memory collaborators: SQLite in
@@ -16,9 +16,7 @@ import { MemoryBlobStore, jpeg } from '../helpers/unit-fakes.js';
  * depth), an in-memory blob store, the real probe and URL signer. No model, no server.
  */
 
-const HOUR = 3_600_000;
-const T0 = 1_800_000_000_000;
-const request: TaskRequest = { returnType: 1, sync: false, type: 'clean', scale: undefined, model: 'fast', format: undefined, keepGps: false };
+const request: TaskRequest = PLAIN_REQUEST;
 
 const opened: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -55,18 +53,6 @@ async function harness(options: { credits?: number; retentionMs?: number } = {})
   return { clock, store, blobs, queue, signer, service, key, other, held };
 }
 
-/**
- * waitForSettled waits on AbortSignal.timeout, whose timer is unref'd: in a server the
- * listening socket keeps the process alive, in a bare test nothing does. Hold the loop.
- */
-async function alive<T>(p: Promise<T>): Promise<T> {
-  const timer = setInterval(() => undefined, 1000);
-  try {
-    return await p;
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 type Harness = Awaited<ReturnType<typeof harness>>;
 
