@@ -124,6 +124,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         concurrency: config.concurrency,
         tuning: { maxNetPixels: config.maxNetMegapixels * 1e6 },
         face: { strength: config.faceStrength, model: config.faceModel },
+        precision: { setting: config.precision, minPsnr: config.int8MinPsnr, assumeNoVnni: config.int8AssumeNoVnni },
         log: (line) => logger.info({ component: 'engine' }, line),
       }));
     const processor = new TaskProcessor({

@@ -28,6 +28,8 @@ Options:
                         CLEARSHOT_FACE_STRENGTH).
   --fix-face-only       Restore the faces only (implies --type face): outside the
                         faces the output is the input, classically resized.
+  --precision P         fast network precision: auto (default: CLEARSHOT_PRECISION),
+                        fp32 or int8 (README, "int8").
   -v, --verbose         Also print what was measured on each input.
   -f, --format FMT      jpg, png, webp or tif (default: the extension of a named
                         output file, else the input's family; images with alpha
@@ -53,6 +55,7 @@ export interface EnhanceArgs {
   readonly strength: number | undefined;
   readonly faceStrength: number | undefined;
   readonly fixFaceOnly: boolean;
+  readonly precision: 'auto' | 'fp32' | 'int8' | undefined;
   readonly verbose: boolean;
   readonly help: boolean;
 }
@@ -77,6 +80,7 @@ export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast
       strength: { type: 'string' },
       'face-strength': { type: 'string' },
       'fix-face-only': { type: 'boolean' },
+      precision: { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -98,9 +102,11 @@ export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast
     format = FORMAT_BY_NAME[values.format.toLowerCase()];
     if (!format) throw badArgument('--format', 'jpg, png, webp or tif', values.format);
   }
+  const precision = values.precision as EnhanceArgs['precision'];
+  if (precision !== undefined && !['auto', 'fp32', 'int8'].includes(precision)) throw badArgument('--precision', 'auto, fp32 or int8', values.precision);
   const help = values.help ?? false;
   if (!help && positionals.length === 0) throw new ClearShotError('BAD_PARAMETER', 'expected at least one file or folder (see --help)');
-  return { inputs: positionals, out: values.out ?? 'enhanced', scale, model, kind: fixFaceOnly ? 'face' : kind, format, strength, faceStrength, fixFaceOnly, verbose: values.verbose ?? false, help };
+  return { inputs: positionals, out: values.out ?? 'enhanced', scale, model, kind: fixFaceOnly ? 'face' : kind, format, strength, faceStrength, fixFaceOnly, precision, verbose: values.verbose ?? false, help };
 }
 
 interface Item {
@@ -171,6 +177,7 @@ export async function runEnhance(argv: string[], config: Config, stdout: NodeJS.
     preload: [args.model],
     face: { strength: config.faceStrength, model: config.faceModel },
     tuning: { maxNetPixels: config.maxNetMegapixels * 1e6 },
+    precision: { setting: args.precision ?? config.precision, minPsnr: config.int8MinPsnr, assumeNoVnni: config.int8AssumeNoVnni },
     log: (line) => stderr.write(`${line}\n`),
   });
   const view = createProgressView(stdout);

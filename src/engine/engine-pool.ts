@@ -62,7 +62,7 @@ export class EnginePool implements Engine {
     const preload = config.preload ?? MODEL_NAMES;
     const prepared = await prepareModels(config, MODEL_NAMES);
     const paths = Object.fromEntries(MODEL_NAMES.map((m) => [m, prepared[m].path])) as Record<ModelName, string>;
-    pool.init = { dataDir: config.dataDir, threads: config.threads ?? 0, provider: config.provider ?? 'cpu', paths, preload, ...(config.tuning ? { tuning: config.tuning } : {}), ...(config.face ? { face: config.face } : {}) };
+    pool.init = { dataDir: config.dataDir, threads: config.threads ?? 0, provider: config.provider ?? 'cpu', paths, preload, ...(config.tuning ? { tuning: config.tuning } : {}), ...(config.face ? { face: config.face } : {}), ...(config.precision ? { precision: config.precision } : {}), ...(config.modelSourceDir ? { modelSourceDir: config.modelSourceDir } : {}) };
     try {
       await Promise.all(Array.from({ length: Math.max(1, config.concurrency) }, () => pool.spawn()));
     } catch (err) {

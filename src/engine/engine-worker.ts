@@ -25,6 +25,8 @@ async function main(): Promise<void> {
         log: (line) => send({ type: 'log', line }),
         ...(init.tuning ? { tuning: init.tuning } : {}),
         ...(init.face ? { face: init.face } : {}),
+        ...(init.precision ? { precision: init.precision } : {}),
+        ...(init.modelSourceDir ? { modelSourceDir: init.modelSourceDir } : {}),
       },
       init.paths,
     );

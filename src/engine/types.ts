@@ -62,6 +62,11 @@ export interface EnhanceOptions {
   readonly strength?: number | undefined;
   /** `kind: 'face'`: weight of the restored face inside its mask (default: the engine's setting). */
   readonly faceStrength?: number | undefined;
+  /**
+   * Precision of the fast network for this request: `fp32` or `int8` force one,
+   * `auto`/undefined = the engine's choice (CLEARSHOT_PRECISION). `quality` always runs fp32.
+   */
+  readonly precision?: 'auto' | 'fp32' | 'int8' | undefined;
   /** `kind: 'face'`: restore the faces only; outside their masks the output is the classically resized input. */
   readonly fixFaceOnly?: boolean | undefined;
   readonly signal?: AbortSignal | undefined;

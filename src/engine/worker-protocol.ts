@@ -1,6 +1,7 @@
 import type { SerializedError } from '../errors/index.js';
 import type { PipelineContext } from './pipeline.js';
 import type { FaceConfig } from './local-engine.js';
+import type { PrecisionConfig } from './models/int8-selector.js';
 import type { EnhanceOptions, EnhanceResult, ModelName } from './types.js';
 
 /** Messages between the engine pool (main thread) and its worker threads. */
@@ -13,6 +14,8 @@ export interface WorkerInit {
   readonly preload: readonly ModelName[];
   readonly tuning?: PipelineContext['tuning'];
   readonly face?: FaceConfig | undefined;
+  readonly precision?: PrecisionConfig | undefined;
+  readonly modelSourceDir?: string | undefined;
 }
 
 /** The engine's options less what cannot cross a thread (the signal and the callback). */

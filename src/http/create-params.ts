@@ -88,6 +88,7 @@ export function parseCreate(
   const strength = unitNumber(fields, 'strength', true);
   const faceStrength = unitNumber(fields, 'face_strength', false);
   const fixFaceOnly = choice(fields, 'fix_face_only', [0, 1] as const, 0, '0 or 1') === 1;
+  const precision = choice(fields, 'precision', ['auto', 'fp32', 'int8'] as const, 'auto', 'auto, fp32 or int8');
 
   const callbackUrl = text(fields, 'callback_url');
   if (callbackUrl !== undefined) checkCallbackSyntax(callbackUrl);
@@ -103,6 +104,7 @@ export function parseCreate(
     ...(strength !== undefined ? { strength } : {}),
     ...(faceStrength !== undefined ? { faceStrength } : {}),
     ...(fixFaceOnly ? { fixFaceOnly } : {}),
+    ...(precision !== 'auto' ? { precision } : {}),
     ...(callbackUrl !== undefined ? { callbackUrl } : {}),
   };
   if (url !== undefined) {

@@ -89,6 +89,8 @@ export interface TaskRequest {
   readonly faceStrength?: number | undefined;
   /** Restore the faces only (implies face restoration); absent in tasks created before it existed. */
   readonly fixFaceOnly?: boolean | undefined;
+  /** Extension: fast network precision forced by the request; undefined = the server's choice. */
+  readonly precision?: 'fp32' | 'int8' | undefined;
   /** Where the final task view is POSTed when the task ends (README, "Callbacks"). */
   readonly callbackUrl?: string | undefined;
 }

@@ -137,6 +137,7 @@ export class TaskProcessor {
       strength: task.request.strength,
       faceStrength: task.request.faceStrength,
       fixFaceOnly: task.request.fixFaceOnly,
+      precision: task.request.precision,
       signal: signal,
       onProgress: (p) => {
         const t = Date.now();

@@ -40,6 +40,8 @@ export interface NetOutput {
 export interface ModelSession {
   /** The execution provider actually in use. */
   readonly provider: string;
+  /** Set on the int8 variant of a network (models/int8-selector.ts). */
+  readonly precision?: 'int8';
   /** Runs one NCHW float32 image (batch 1) through the network. */
   run(input: Float32Array, channels: number, height: number, width: number): Promise<NetOutput>;
   release(): Promise<void>;
