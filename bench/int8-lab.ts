@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calibrate, calibrationCrops, cropOf, rangesFrom, type Crop, type RangeMethod } from '../src/engine/models/calibrate.js';
-import { calibrationFiles, INT8_RECIPE } from '../src/engine/models/int8-model.js';
+import { calibrationSet, INT8_RECIPE } from '../src/engine/models/int8-model.js';
 import { MODELS } from '../src/engine/models/model-registry.js';
 import { defaultSourceDir } from '../src/engine/models/model-store.js';
 import { convertNcnnToOnnx } from '../src/engine/models/ncnn-to-onnx.js';
@@ -30,7 +30,7 @@ const convs = convNodes(lowered);
 const last = convs[convs.length - 1]!.name;
 
 const t0 = Date.now();
-const crops = await calibrationCrops(calibrationFiles(), INT8_RECIPE.cropSize, INT8_RECIPE.cropsPerImage);
+const crops = await calibrationCrops(process.env.OLDSET ? ['aitzgorri.jpg', 'astronaut.jpg', 'chelsea.jpg', 'camera.jpg'].map((f) => ({ file: fixture('photos', f), crops: 4 })) : calibrationSet(), INT8_RECIPE.cropSize);
 const { samples, means } = await calibrate(lowered, crops, 60000, 2);
 console.error(`calibration: ${crops.length} crops in ${Date.now() - t0} ms`);
 const evalCrop = await cropOf(fixture('photos', 'coffee.jpg'), 200, 100, size);

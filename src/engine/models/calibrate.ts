@@ -32,28 +32,27 @@ export function toPlanar(data: Uint8Array, width: number, height: number, channe
 }
 
 /**
- * Fixed crops: `perImage` squares of `size` px on a regular grid of each image (grid
+ * Fixed crops: `crops` squares of `size` px on a regular grid of each image (grid
  * positions, not random ones, so the calibration is reproducible).
  */
-export async function calibrationCrops(files: readonly string[], size: number, perImage: number): Promise<Crop[]> {
-  const crops: Crop[] = [];
-  for (const file of files) {
+export async function calibrationCrops(set: ReadonlyArray<{ readonly file: string; readonly crops: number }>, size: number): Promise<Crop[]> {
+  const out: Crop[] = [];
+  for (const { file, crops } of set) {
     const meta = await sharp(file).metadata();
     const W = meta.width ?? size;
     const H = meta.height ?? size;
-    const side = Math.ceil(Math.sqrt(perImage));
-    for (let k = 0; k < perImage; k++) {
+    const side = Math.ceil(Math.sqrt(crops));
+    for (let k = 0; k < crops; k++) {
       const gx = k % side;
       const gy = Math.floor(k / side);
       const left = Math.max(0, Math.round(((W - size) * (gx + 0.5)) / side));
       const top = Math.max(0, Math.round(((H - size) * (gy + 0.5)) / side));
-      crops.push(await cropOf(file, left, top, size));
+      out.push(await cropOf(file, left, top, size));
     }
   }
-  return crops;
+  return out;
 }
 
-/** min/max, least squared error, or a fixed tail quantile clipped on each side. */
 export type RangeMethod = 'minmax' | 'mse' | number;
 
 export interface Calibration {

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { ClearShotError } from '../../errors/index.js';
 import { calibrate, calibrationCrops, rangesFrom } from './calibrate.js';
 import type { ModelSpec } from './model-registry.js';
-import { cacheConverted, defaultSourceDir, type CachedModel } from './model-store.js';
+import { cacheConverted, defaultSourceDir, FACE_FIDELITY_PACKAGE, type CachedModel } from './model-store.js';
 import { convertNcnnToOnnx, type ConvertedModel } from './ncnn-to-onnx.js';
 import { convNodes, quantizeModel } from './quantize.js';
 
@@ -19,8 +20,8 @@ import { convNodes, quantizeModel } from './quantize.js';
  *   of the FP32 model made it transpose around every conv: 13% of a run).
  * - Per-channel symmetric int8 weights (clipping searched for the least squared
  *   error), uint8 per-tensor activations, int32 biases: QDQ that ORT fuses to QLinearConv.
- * - Activation ranges from the FP32 graph on fixed crops of the repository's own
- *   photos (test/fixtures/photos, never the benchmark set), clipped at the 1e-4 tail
+ * - Activation ranges from the FP32 graph on fixed crops of {@link calibrationSet}
+ *   (never the photos the benchmarks score), clipped at the 5e-5 tail
  *   quantile on each side (better than min/max and than a least-squares choice).
  * - Weight-error bias correction with the calibrated per-channel input means (removes
  *   most of the brightness shift).
@@ -30,42 +31,71 @@ export const INT8_RECIPE = {
   version: 1,
   lowering: 'max-prelu',
   cropSize: 128,
-  cropsPerImage: 4,
-  tailQuantile: 1e-4,
+  tailQuantile: 5e-5,
   floatLastConv: true,
   weightClip: 'mse',
   biasCorrection: 'weight-error',
 } as const;
 
-/** Calibration photos (CC0 / public domain, test/fixtures/README.md); coffee.jpg is held out for the check. */
-export const CALIBRATION_PHOTOS = ['aitzgorri.jpg', 'astronaut.jpg', 'chelsea.jpg', 'camera.jpg'] as const;
+/**
+ * Calibration photos, none of them in the quality corpus the int8 benchmark scores
+ * (astronaut, coffee, chelsea, camera): the repository's test/fixtures/photos/aitzgorri.jpg
+ * (CC-BY-4.0), and photos that pinned dependencies ship: the flower of
+ * `@upscalerjs/esrgan-medium` (assets/fixture.png, MIT) and the six demo photos of
+ * `@vladmandic/face-api` (demo/sample1-6.jpg: people indoors and out, MIT package).
+ * Fixed grid crops of each; a photo that is missing is skipped (and changes the hash).
+ */
+export function calibrationSet(): Array<{ file: string; crops: number }> {
+  const set = [{ file: join(photosDir(), 'aitzgorri.jpg'), crops: 4 }];
+  const flower = packageFile(FACE_FIDELITY_PACKAGE, 'assets/fixture.png');
+  if (flower) set.push({ file: flower, crops: 1 });
+  for (let i = 1; i <= 6; i++) {
+    const demo = packageFile('@vladmandic/face-api', `demo/sample${i}.jpg`);
+    if (demo) set.push({ file: demo, crops: 2 });
+  }
+  return set;
+}
 
 /** `test/fixtures/photos` of the package root (the nearest folder above this module with a package.json). */
 export function photosDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const up = dirname(dir);
-    if (up === dir) throw new ClearShotError('MODEL_FAILURE', 'cannot find the package root holding test/fixtures/photos (int8 calibration photos)');
+    if (up === dir) throw new ClearShotError('MODEL_FAILURE', 'cannot find the package root holding test/fixtures/photos (int8 calibration and check photos)');
     dir = up;
   }
   return join(dir, 'test', 'fixtures', 'photos');
 }
 
+/** A file inside an installed package (walking up from its entry point), or undefined. */
+function packageFile(pkg: string, path: string): string | undefined {
+  try {
+    let dir = dirname(createRequire(import.meta.url).resolve(pkg));
+    for (;;) {
+      if (existsSync(join(dir, path))) return join(dir, path);
+      if (existsSync(join(dir, 'package.json')) || dirname(dir) === dir) return undefined;
+      dir = dirname(dir);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 export function calibrationFiles(): string[] {
-  return CALIBRATION_PHOTOS.map((f) => join(photosDir(), f));
+  return calibrationSet().map((c) => c.file);
 }
 
 export interface Int8BuildOptions {
-  readonly files?: readonly string[];
+  /** Images and crops per image (default {@link calibrationSet}). */
+  readonly set?: ReadonlyArray<{ readonly file: string; readonly crops: number }>;
   readonly cropSize?: number;
-  readonly cropsPerImage?: number;
   readonly threads?: number;
 }
 
 /** Converts, calibrates and quantizes; the result's input and output match the FP32 model's. */
 export async function buildInt8(param: string, bin: Uint8Array, source: string, options: Int8BuildOptions = {}): Promise<ConvertedModel> {
   const lowered = convertNcnnToOnnx(param, bin, source, { maxPRelu: true });
-  const crops = await calibrationCrops(options.files ?? calibrationFiles(), options.cropSize ?? INT8_RECIPE.cropSize, options.cropsPerImage ?? INT8_RECIPE.cropsPerImage);
+  const crops = await calibrationCrops(options.set ?? calibrationSet(), options.cropSize ?? INT8_RECIPE.cropSize);
   const { samples, means } = await calibrate(lowered.bytes, crops, 60000, options.threads ?? 0);
   const ranges = rangesFrom(samples, INT8_RECIPE.tailQuantile);
   const convs = convNodes(lowered.bytes);
@@ -82,8 +112,8 @@ export async function buildInt8(param: string, bin: Uint8Array, source: string, 
 export async function prepareInt8Model(spec: ModelSpec, dataDir: string, sourceDir = defaultSourceDir(), options: Int8BuildOptions = {}): Promise<CachedModel> {
   const param = await readFile(join(sourceDir, `${spec.source}.param`), 'utf8');
   const bin = await readFile(join(sourceDir, `${spec.source}.bin`));
-  const files = options.files ?? calibrationFiles();
-  const photos = await Promise.all(files.map((f) => readFile(f)));
-  const recipe = JSON.stringify({ ...INT8_RECIPE, cropSize: options.cropSize ?? INT8_RECIPE.cropSize, cropsPerImage: options.cropsPerImage ?? INT8_RECIPE.cropsPerImage });
-  return cacheConverted(dataDir, `${spec.source}-int8`, [param, bin, recipe, ...photos], () => buildInt8(param, bin, spec.source, { ...options, files }));
+  const set = options.set ?? calibrationSet();
+  const photos = await Promise.all(set.map((c) => readFile(c.file)));
+  const recipe = JSON.stringify({ ...INT8_RECIPE, cropSize: options.cropSize ?? INT8_RECIPE.cropSize, crops: set.map((c) => c.crops) });
+  return cacheConverted(dataDir, `${spec.source}-int8`, [param, bin, recipe, ...photos], () => buildInt8(param, bin, spec.source, { ...options, set }));
 }
