@@ -58,6 +58,34 @@ if (mode === 'ranges') {
   const r = rangesFrom(samples, INT8_RECIPE.tailQuantile);
   console.log(`recipe, all convs int8 (last too): ${await evalModel(quantizeModel(lowered, r, base({ floatConvs: new Set() })))}`);
   console.log(`recipe, weight clipping max|w|: ${await evalModel(quantizeModel(lowered, r, base({ weightClip: false })))}`);
+} else if (mode === 'pertensor') {
+  // Greedy per-tensor choice of the clipping, judged on calibration crops only.
+  const objectiveCrops = crops.filter((_, i) => i % 4 === 0);
+  const refs = await Promise.all(objectiveCrops.map((c) => outputOf(fp32, c)));
+  const score = async (q: Uint8Array) => {
+    let total = 0;
+    for (let i = 0; i < objectiveCrops.length; i++) total += compareOutputs(await outputOf(q, objectiveCrops[i]!), refs[i]!).psnr;
+    return total / objectiveCrops.length;
+  };
+  const options: RangeMethod[] = [5e-5, 'minmax', 2e-4];
+  const per = new Map([...samples.keys()].map((t) => [t, rangesFrom(new Map([[t, samples.get(t)!]]), 5e-5).get(t)!]));
+  let best = await score(quantizeModel(lowered, per, base()));
+  console.log(`start: objective ${best.toFixed(2)} dB; eval ${await evalModel(quantizeModel(lowered, per, base()))}`);
+  for (const t of samples.keys()) {
+    if (t === 'input') continue;
+    const keep = per.get(t)!;
+    for (const m of options.slice(1)) {
+      per.set(t, rangesFrom(new Map([[t, samples.get(t)!]]), m).get(t)!);
+      const s = await score(quantizeModel(lowered, per, base()));
+      if (s > best + 0.05) {
+        best = s;
+        console.log(`${t}: ${m} -> objective ${s.toFixed(2)} dB`);
+        break;
+      }
+      per.set(t, keep);
+    }
+  }
+  console.log(`end: objective ${best.toFixed(2)} dB; eval ${await evalModel(quantizeModel(lowered, per, base()))}`);
 } else if (mode === 'weights') {
   const r = rangesFrom(samples, INT8_RECIPE.tailQuantile);
   console.log(`weights only (float activations): ${await evalModel(quantizeModel(lowered, r, base({ weightsOnly: true })))}`);
