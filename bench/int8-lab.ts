@@ -60,7 +60,7 @@ if (mode === 'ranges') {
   console.log(`recipe, weight clipping max|w|: ${await evalModel(quantizeModel(lowered, r, base({ weightClip: false })))}`);
 } else if (mode === 'pertensor') {
   // Greedy per-tensor choice of the clipping, judged on calibration crops only.
-  const objectiveCrops = crops.filter((_, i) => i % 4 === 0);
+  const objectiveCrops = crops.filter((_, i) => i % 6 === 0);
   const refs = await Promise.all(objectiveCrops.map((c) => outputOf(fp32, c)));
   const score = async (q: Uint8Array) => {
     let total = 0;

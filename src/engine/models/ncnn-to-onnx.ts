@@ -223,7 +223,7 @@ function convertConvolution(g: GraphBuilder, layer: NcnnLayer, w: NcnnWeightRead
  * photos this is measurably faster (docs/BENCHMARKS.md, "Model-only throughput").
  * Exact for any slope, including a < 0 or a > 1.
  */
-function convertPRelu(g: GraphBuilder, layer: NcnnLayer, w: NcnnWeightReader, plain: boolean, mulForm: boolean, maxForm: boolean): void {
+function convertPRelu(g: GraphBuilder, layer: NcnnLayer, w: NcnnWeightReader, plain: boolean, maxForm: boolean): void {
   expectIo(layer, 1, 1);
   const count = intParam(layer, 0, 0);
   if (count <= 0) fail(layer, 'num_slope must be positive');
@@ -256,17 +256,6 @@ function convertPRelu(g: GraphBuilder, layer: NcnnLayer, w: NcnnWeightReader, pl
   if (count === 1 || plain) {
     result = g.fresh(layer.name);
     g.node('PRelu', [input, g.weight(`${layer.name}.slope`, count === 1 ? [1] : [count, 1, 1], slopes)], [result], layer.name);
-  } else if (mulForm) {
-    // Same identity with broadcast Mul: layout-agnostic, so ONNX Runtime's transpose
-    // optimizer can keep it in the NHWC layout of its int8 convolutions.
-    const relu = g.fresh(`${layer.name}_relu`);
-    g.node('Relu', [input], [relu], `${layer.name}_relu`);
-    const linear = g.fresh(`${layer.name}_neg`);
-    g.node('Mul', [input, g.weight(`${layer.name}.neg_slope`, [count, 1, 1], slopes)], [linear], `${layer.name}_neg`);
-    const positive = g.fresh(`${layer.name}_pos`);
-    g.node('Mul', [relu, g.weight(`${layer.name}.pos_slope`, [count, 1, 1], slopes.map((a) => 1 - a))], [positive], `${layer.name}_pos`);
-    result = g.fresh(layer.name);
-    g.node('Add', [linear, positive], [result], layer.name);
   } else {
     const relu = g.fresh(`${layer.name}_relu`);
     g.node('Relu', [input], [relu], `${layer.name}_relu`);
@@ -387,11 +376,6 @@ export interface ConvertOptions {
    */
   readonly plainPRelu?: boolean;
   /**
-   * Lower PReLU with broadcast Mul instead of BatchNormalization (the int8 variant:
-   * around ORT's NHWC int8 convolutions the NCHWc trick does not apply).
-   */
-  readonly mulPRelu?: boolean;
-  /**
    * Lower PReLU as max(z, a*z), flipping signs through the neighbouring convs where
    * a > 1 (two elementwise passes; the int8 variant's form). Applies where the PReLU
    * reads a single-use linear conv and only convs read it; others keep the default.
@@ -431,7 +415,7 @@ export function convertNcnnToOnnx(paramText: string, weights: Uint8Array, modelN
         convertConvolution(g, layer, reader);
         break;
       case 'PReLU':
-        convertPRelu(g, layer, reader, options.plainPRelu ?? false, options.mulPRelu ?? false, (options.maxPRelu ?? false) && layer.tops.every((t) => onlyConvsRead(graph.layers, t)));
+        convertPRelu(g, layer, reader, options.plainPRelu ?? false, (options.maxPRelu ?? false) && layer.tops.every((t) => onlyConvsRead(graph.layers, t)));
         break;
       case 'Concat':
         convertConcat(g, layer);
