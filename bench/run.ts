@@ -1,6 +1,6 @@
 /**
  * Benchmark runner: `npm run bench [-- suite...]` (suites: model, e2e, strategy,
- * quality, tiling, peer, api, scaleout, face, facedetect, adaptive; default all). Each suite rewrites its own section of
+ * quality, tiling, peer, api, scaleout, face, facedetect, adaptive, int8; default all). Each suite rewrites its own section of
  * docs/BENCHMARKS.md, so suites can be re-run alone. Run on a quiet machine.
  */
 import { writeFileSync, existsSync, readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { adaptive } from './adaptive.js';
 import { apiLoad } from './api-load.js';
 import { endToEnd } from './end-to-end.js';
 import { face, faceDetection } from './face.js';
+import { int8 } from './int8.js';
 import { machineLine } from './lib/machine.js';
 import { BENCHMARKS_MD, writeSection } from './lib/report.js';
 import { modelThroughput } from './model-throughput.js';
@@ -29,6 +30,7 @@ const SUITES: Record<string, () => Promise<string>> = {
   face,
   facedetect: faceDetection,
   adaptive,
+  int8,
 };
 
 const HEADER = `# Benchmarks

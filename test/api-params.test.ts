@@ -56,6 +56,8 @@ describe('POST parameters', () => {
       [{ face_strength: '2' }, /expected a number from 0 to 1 for face_strength but received "2"/],
       [{ face_strength: 'auto' }, /for face_strength/],
       [{ fix_face_only: 'yes' }, /expected 0 or 1 for fix_face_only/],
+      [{ precision: 'fp16' }, /expected auto, fp32 or int8 for precision but received "fp16"/],
+      [{ precision: 'INT8' }, /for precision/],
     ];
     for (const [fields, message] of cases) await expect400(await createMultipart(server, fields, image), message);
   });
@@ -103,6 +105,8 @@ describe('POST parameters', () => {
     const valid: Array<Record<string, string>> = [
       { sync: '0', type: 'clean', scale_factor: '', return_type: '1' },
       { type: 'face', scale_factor: '2', return_type: '2', model: 'fast', format: 'webp' },
+      { precision: 'auto' },
+      { precision: 'fp32' },
     ];
     for (const fields of valid) {
       const r = await json(await createMultipart(server, fields, image));

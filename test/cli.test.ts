@@ -34,7 +34,7 @@ describe('clearshot enhance', () => {
   it('--help documents every option and exits 0', async () => {
     const r = await cli(['enhance', '--help']);
     assert.equal(r.code, 0);
-    for (const option of ['--out', '--scale', '--model', '--format', '--help']) assert.match(r.stdout, new RegExp(option));
+    for (const option of ['--out', '--scale', '--model', '--format', '--precision', '--help']) assert.match(r.stdout, new RegExp(option));
   });
 
   it('enhances one file into the output folder and exits 0', async () => {
@@ -88,5 +88,8 @@ describe('clearshot enhance', () => {
     }
     const r = await cli(['enhance', 'small.png', '--scale', '3']);
     assert.match(r.stderr, /expected 1, 2, 4 or auto for --scale but received "3"/);
+    const p = await cli(['enhance', 'small.png', '--precision', 'fp16']);
+    assert.equal(p.code, 2);
+    assert.match(p.stderr, /expected auto, fp32 or int8 for --precision but received "fp16"/);
   });
 });

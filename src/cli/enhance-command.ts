@@ -4,7 +4,7 @@ import type { Config } from '../config/config.js';
 import { engineSection } from '../config/sections.js';
 import { EnginePool } from '../engine/engine-pool.js';
 import { extensionOf, formatByName, INPUT_EXTENSIONS } from '../engine/image/formats.js';
-import { parseFormatName, parseScaleText, parseUnitText } from '../engine/job-fields.js';
+import { parseFormatName, parsePrecisionText, parseScaleText, parseUnitText } from '../engine/job-fields.js';
 import { ENHANCE_KINDS, MODEL_NAMES, type EnhanceJob, type EnhanceKind, type EnhanceResult, type InputAnalysis, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
 import { ClearShotError, ERROR_CODES, badArgument, toClearShotError } from '../errors/index.js';
 import { parseOptions } from './args.js';
@@ -31,6 +31,8 @@ Options:
                         CLEARSHOT_FACE_STRENGTH).
   --fix-face-only       Restore the faces only (implies --type face): outside the
                         faces the output is the input, classically resized.
+  --precision P         fast network precision: auto (default: CLEARSHOT_PRECISION),
+                        fp32 or int8 (README, "int8").
   -v, --verbose         Also print what was measured on each input.
   -f, --format FMT      jpg, png, webp or tif (default: the extension of a named
                         output file, else the input's family; images with alpha
@@ -66,6 +68,7 @@ export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast
       strength: { type: 'string' },
       'face-strength': { type: 'string' },
       'fix-face-only': { type: 'boolean' },
+      precision: { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -79,9 +82,10 @@ export function parseEnhanceArgs(argv: string[], defaultModel: ModelName = 'fast
   const strength = parseUnitText('--strength', values.strength, true);
   const faceStrength = parseUnitText('--face-strength', values['face-strength'], false);
   const format: OutputFormat | undefined = parseFormatName('--format', values.format);
+  const precision = parsePrecisionText('--precision', values.precision);
   const help = values.help ?? false;
   if (!help && positionals.length === 0) throw new ClearShotError('BAD_PARAMETER', 'expected at least one file or folder (see --help)');
-  const job = { kind: fixFaceOnly ? 'face' : kind, scale, model, format, strength, faceStrength, fixFaceOnly } as const;
+  const job = { kind: fixFaceOnly ? 'face' : kind, scale, model, format, strength, faceStrength, fixFaceOnly, ...(precision ? { precision } : {}) } as const;
   return { inputs: positionals, out: values.out ?? 'enhanced', job, verbose: values.verbose ?? false, help };
 }
 

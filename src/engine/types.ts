@@ -10,6 +10,14 @@ export const MODEL_NAMES: readonly ModelName[] = ['fast', 'quality'];
 /** Weight of restored faces inside their masks, chosen by the face benchmark (docs/BENCHMARKS.md, "Face enhancement"). */
 export const DEFAULT_FACE_STRENGTH = 0.5;
 
+/** Numeric precision of the fast network (models/precision.ts): what a setting or request may ask for, and what runs. */
+export const PRECISION_SETTINGS = ['auto', 'fp32', 'int8'] as const;
+export type PrecisionSetting = (typeof PRECISION_SETTINGS)[number];
+export type Precision = Exclude<PrecisionSetting, 'auto'>;
+export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
+/** `auto` runs int8 only when its output on the start-time check input reaches this PSNR (dB) against FP32's. */
+export const INT8_MIN_PSNR_DB = 42;
+
 /** Output scale factors the contract allows (scale_factor 1, 2 or 4). */
 export type ScaleFactor = 1 | 2 | 4;
 export const SCALE_FACTORS: readonly ScaleFactor[] = [1, 2, 4];
@@ -70,6 +78,11 @@ export interface EnhanceJob {
   readonly strength?: number | undefined;
   /** `kind: 'face'`: weight of the restored face inside its mask (default: the engine's setting). */
   readonly faceStrength?: number | undefined;
+  /**
+   * Precision of the fast network for this request: `fp32` or `int8` force one,
+   * `auto`/undefined = the engine's choice (CLEARSHOT_PRECISION). `quality` always runs fp32.
+   */
+  readonly precision?: PrecisionSetting | undefined;
   /** `kind: 'face'`: restore the faces only; outside their masks the output is the classically resized input. */
   readonly fixFaceOnly?: boolean | undefined;
 }

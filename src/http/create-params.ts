@@ -1,5 +1,5 @@
 import { ENHANCE_KINDS, MODEL_NAMES, type EnhanceKind, type ModelName, type OutputFormat, type ScaleFactor } from '../engine/types.js';
-import { parseFormatName, parseScaleText, parseUnitText } from '../engine/job-fields.js';
+import { parseFormatName, parsePrecisionText, parseScaleText, parseUnitText } from '../engine/job-fields.js';
 import { ClearShotError, badArgument } from '../errors/index.js';
 import { checkUrlSyntax } from '../net/url-fetcher.js';
 import { decodeBase64Image } from './base64-image.js';
@@ -68,6 +68,7 @@ export function parseCreate(
   const strength = parseUnitText('strength', text(fields, 'strength'), true);
   const faceStrength = parseUnitText('face_strength', text(fields, 'face_strength'), false);
   const fixFaceOnly = choice(fields, 'fix_face_only', [0, 1] as const, 0, '0 or 1') === 1;
+  const precision = parsePrecisionText('precision', text(fields, 'precision'));
 
   const callbackUrl = text(fields, 'callback_url');
   if (callbackUrl !== undefined) checkCallbackSyntax(callbackUrl);
@@ -83,6 +84,7 @@ export function parseCreate(
     ...(strength !== undefined ? { strength } : {}),
     ...(faceStrength !== undefined ? { faceStrength } : {}),
     ...(fixFaceOnly ? { fixFaceOnly } : {}),
+    ...(precision !== undefined ? { precision } : {}),
     ...(callbackUrl !== undefined ? { callbackUrl } : {}),
   };
   if (url !== undefined) {

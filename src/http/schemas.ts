@@ -92,6 +92,7 @@ export const createBodyDoc = {
       description: "Extension: weight of the network's output, a number from 0 (faithful to the input: classically resized) to 1 (the network's output as is), or auto (default): chosen from the input's measured JPEG quality, noise and sharpness.",
     },
     face_strength: { type: 'number', minimum: 0, maximum: 1, description: 'Extension, type=face: weight of the restored faces inside their masks (default CLEARSHOT_FACE_STRENGTH).' },
+    precision: { type: 'string', enum: ['auto', 'fp32', 'int8'], default: 'auto', description: "Extension: numeric precision of the fast network: auto (the server's choice, CLEARSHOT_PRECISION), fp32 or int8 (README, \"int8\"). The quality model always runs fp32." },
     fix_face_only: { type: 'integer', enum: [0, 1], default: 0, description: 'Restore the faces only (implies face restoration): outside the face masks the result is the input resized with a classical filter (Lanczos), not the network output.' },
     callback_url: {
       type: 'string',

@@ -72,7 +72,7 @@ export interface CachedModel {
  * Returns `<dataDir>/models/<base>-<hash>.onnx`, converting it first unless a file for
  * the same source bytes and converter version is already there.
  */
-export async function cacheConverted(dataDir: string, base: string, sources: ReadonlyArray<string | Uint8Array>, convert: () => ConvertedModel): Promise<CachedModel> {
+export async function cacheConverted(dataDir: string, base: string, sources: ReadonlyArray<string | Uint8Array>, convert: () => ConvertedModel | Promise<ConvertedModel>): Promise<CachedModel> {
   const hash = createHash('sha256').update(`clearshot-converter-${CONVERTER_VERSION}\n`);
   for (const part of sources) hash.update(part);
   const sha256 = hash.digest('hex');
@@ -89,7 +89,7 @@ export async function cacheConverted(dataDir: string, base: string, sources: Rea
     }
   }
 
-  const model = convert();
+  const model = await convert();
   await mkdir(dir, { recursive: true });
   // Write to a unique temporary name and rename: concurrent processes never see half a file.
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

@@ -42,6 +42,11 @@ interface ValueInfo {
   readonly channels: number;
   /** Set when a Conv produced the value; `linear` when no activation follows (for folding). */
   readonly conv?: { readonly weight: Float32Array; readonly bias?: Float32Array; readonly linear: boolean };
+  /**
+   * Channels stored with their sign flipped (1 = flipped), by the max-form PReLU: every
+   * consumer is a Convolution, which negates its weights for these input channels.
+   */
+  readonly negated?: Uint8Array;
 }
 
 class GraphBuilder {
@@ -173,6 +178,16 @@ function convertConvolution(g: GraphBuilder, layer: NcnnLayer, w: NcnnWeightRead
 
   const input = g.use(layer, layer.bottoms[0]!);
   const weights = w.flagged(weightCount, `${layer.name} weights`);
+  const negated = g.infoOf(input).negated;
+  if (negated) {
+    const k = kh * kw;
+    for (let o = 0; o < out; o++) {
+      for (let c = 0; c < inChannels; c++) {
+        if (!negated[c]) continue;
+        for (let j = 0; j < k; j++) weights[(o * inChannels + c) * k + j] = -weights[(o * inChannels + c) * k + j]!;
+      }
+    }
+  }
   const inputs = [input, g.weight(`${layer.name}.weight`, [out, inChannels, kh, kw], weights)];
   const bias = biasTerm ? w.raw(out, `${layer.name} bias`) : undefined;
   if (bias) inputs.push(g.weight(`${layer.name}.bias`, [out], bias));
@@ -208,7 +223,7 @@ function convertConvolution(g: GraphBuilder, layer: NcnnLayer, w: NcnnWeightRead
  * photos this is measurably faster (docs/BENCHMARKS.md, "Model-only throughput").
  * Exact for any slope, including a < 0 or a > 1.
  */
-function convertPRelu(g: GraphBuilder, layer: NcnnLayer, w: NcnnWeightReader, plain: boolean): void {
+function convertPRelu(g: GraphBuilder, layer: NcnnLayer, w: NcnnWeightReader, plain: boolean, maxForm: boolean): void {
   expectIo(layer, 1, 1);
   const count = intParam(layer, 0, 0);
   if (count <= 0) fail(layer, 'num_slope must be positive');
@@ -216,6 +231,28 @@ function convertPRelu(g: GraphBuilder, layer: NcnnLayer, w: NcnnWeightReader, pl
   const slopes = w.raw(count, `${layer.name} slope`);
   const info = g.infoOf(input);
   let result: string;
+  const producer = info.conv;
+  if (maxForm && count > 1 && producer?.linear && g.singleUse(input)) {
+    // PReLU(z) = max(z, a*z) for a <= 1 (negative slopes too) and min(z, a*z) for a > 1.
+    // For a > 1 the producing conv computes -z instead (its weights and bias negated),
+    // so max(-z, -a*z) = -PReLU(z), and the consuming convs negate that input channel
+    // back. Two elementwise passes, and layout-agnostic (ORT keeps it NHWC between its
+    // int8 convolutions).
+    const flip = new Uint8Array(count);
+    const perOut = producer.weight.length / count;
+    slopes.forEach((a, c) => {
+      if (a <= 1) return;
+      flip[c] = 1;
+      for (let k = 0; k < perOut; k++) producer.weight[c * perOut + k] = -producer.weight[c * perOut + k]!;
+      if (producer.bias) producer.bias[c] = -producer.bias[c]!;
+    });
+    const scaled = g.fresh(`${layer.name}_scaled`);
+    g.node('Mul', [input, g.weight(`${layer.name}.slope`, [count, 1, 1], slopes)], [scaled], `${layer.name}_scaled`);
+    result = g.fresh(layer.name);
+    g.node('Max', [input, scaled], [result], layer.name);
+    g.bind(onlyTop(layer), result, { area: info.area, channels: info.channels, ...(flip.some((f) => f) ? { negated: flip } : {}) });
+    return;
+  }
   if (count === 1 || plain) {
     result = g.fresh(layer.name);
     g.node('PRelu', [input, g.weight(`${layer.name}.slope`, count === 1 ? [1] : [count, 1, 1], slopes)], [result], layer.name);
@@ -338,6 +375,18 @@ export interface ConvertOptions {
    * benchmark that measures what the lowering is worth.
    */
   readonly plainPRelu?: boolean;
+  /**
+   * Lower PReLU as max(z, a*z), flipping signs through the neighbouring convs where
+   * a > 1 (two elementwise passes; the int8 variant's form). Applies where the PReLU
+   * reads a single-use linear conv and only convs read it; others keep the default.
+   */
+  readonly maxPRelu?: boolean;
+}
+
+/** True when at least one layer reads the blob and every reader is a Convolution. */
+function onlyConvsRead(layers: readonly NcnnLayer[], blob: string): boolean {
+  const readers = layers.filter((l) => l.bottoms.includes(blob));
+  return readers.length > 0 && readers.every((l) => l.type === 'Convolution');
 }
 
 export function convertNcnnToOnnx(paramText: string, weights: Uint8Array, modelName: string, options: ConvertOptions = {}): ConvertedModel {
@@ -366,7 +415,7 @@ export function convertNcnnToOnnx(paramText: string, weights: Uint8Array, modelN
         convertConvolution(g, layer, reader);
         break;
       case 'PReLU':
-        convertPRelu(g, layer, reader, options.plainPRelu ?? false);
+        convertPRelu(g, layer, reader, options.plainPRelu ?? false, (options.maxPRelu ?? false) && layer.tops.every((t) => onlyConvsRead(graph.layers, t)));
         break;
       case 'Concat':
         convertConcat(g, layer);

@@ -40,6 +40,8 @@ export interface NetOutput {
 export interface ModelSession {
   /** The execution provider actually in use. */
   readonly provider: string;
+  /** Set on the int8 variant of a network (models/int8-selector.ts). */
+  readonly precision?: 'int8';
   /** Runs one NCHW float32 image (batch 1) through the network. */
   run(input: Float32Array, channels: number, height: number, width: number): Promise<NetOutput>;
   release(): Promise<void>;
@@ -107,5 +109,60 @@ export async function openSession(model: string | Uint8Array, options: SessionOp
       return { data: out.data as Float32Array, channels: c, height: h, width: w };
     },
     release: () => session.release(),
+  };
+}
+
+/** A session that returns every graph output by name (calibration of the int8 model). */
+export interface ProbeSession {
+  run(input: Float32Array, channels: number, height: number, width: number): Promise<Map<string, Float32Array>>;
+  release(): Promise<void>;
+}
+
+export async function openProbeSession(model: Uint8Array, threads = 0): Promise<ProbeSession> {
+  const session = await create(model, 'cpu', threads || availableParallelism()).catch((e: unknown) => {
+    throw new ClearShotError('MODEL_FAILURE', 'cannot load calibration model', { cause: e });
+  });
+  return {
+    async run(input, channels, height, width) {
+      const result = await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', input, [1, channels, height, width]) });
+      const out = new Map<string, Float32Array>();
+      for (const [name, value] of Object.entries(result)) out.set(name, (value as ort.Tensor).data as Float32Array);
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
+
+/**
+ * Opens a CPU session that writes an ONNX Runtime profile (a Chrome trace JSON) with
+ * the given file prefix; `end()` returns the file's path. For benchmarks only.
+ */
+export async function openProfiledSession(model: Uint8Array, prefix: string, threads = 0): Promise<{ session: ModelSession; end: () => Promise<string> }> {
+  const raw = await ort.InferenceSession.create(model, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads || availableParallelism(),
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    enableProfiling: true,
+    profileFilePrefix: prefix,
+  });
+  const session: ModelSession = {
+    provider: 'cpu',
+    async run(input, channels, height, width) {
+      const result = await raw.run({ [ONNX_INPUT]: new ort.Tensor('float32', input, [1, channels, height, width]) });
+      const out = result[ONNX_OUTPUT] as ort.Tensor;
+      const [, c, h, w] = out.dims as [number, number, number, number];
+      return { data: out.data as Float32Array, channels: c, height: h, width: w };
+    },
+    release: () => raw.release(),
+  };
+  return {
+    session,
+    end: async () => {
+      // ORT writes <prefix>_<date>.json in the working directory.
+      raw.endProfiling();
+      return prefix;
+    },
   };
 }

@@ -1,0 +1,69 @@
+import type { EngineConfig } from '../local-engine.js';
+import type { ModelName } from '../types.js';
+import { prepareInt8Model } from './int8-model.js';
+import { MODELS } from './model-registry.js';
+import { openSession, type ModelSession, type SessionOptions } from './onnx-session.js';
+import { checkInt8, decidePrecision, type Precision, type PrecisionDecision, type PrecisionSetting } from './precision.js';
+
+/** The engine's precision settings (config.ts: CLEARSHOT_PRECISION and friends). */
+export interface PrecisionConfig {
+  readonly setting?: PrecisionSetting | undefined;
+  /** Behave as if the CPU had no VNNI (exercises the fallback). */
+  readonly assumeNoVnni?: boolean | undefined;
+  /** The check's PSNR threshold in dB (default INT8_MIN_PSNR_DB). */
+  readonly minPsnr?: number | undefined;
+}
+
+/**
+ * One engine's int8 state: the cached int8 model of `fast`, the start-time decision
+ * for `auto` (made once, logged once) and the per-request override.
+ */
+export class Int8Selector {
+  private decided: Promise<PrecisionDecision> | undefined;
+  private model: Promise<string> | undefined;
+
+  constructor(
+    private readonly config: Pick<EngineConfig, 'dataDir' | 'modelSourceDir' | 'threads' | 'log' | 'precision'>,
+    private readonly fp32Path: () => Promise<string>,
+  ) {}
+
+  /** Path of the int8 model, built (calibrated) on first use and cached on disk. */
+  int8Path(): Promise<string> {
+    if (!this.model) {
+      this.model = prepareInt8Model(MODELS.fast, this.config.dataDir, this.config.modelSourceDir ?? undefined, { threads: this.config.threads ?? 0 }).then((m) => {
+        if (m.converted) this.config.log?.(`built int8 model fast (${MODELS.fast.source}) at ${m.path}`);
+        return m.path;
+      });
+      this.model.catch(() => (this.model = undefined));
+    }
+    return this.model;
+  }
+
+  decision(): Promise<PrecisionDecision> {
+    if (!this.decided) {
+      const p = this.config.precision ?? {};
+      this.decided = decidePrecision({
+        setting: p.setting ?? 'auto',
+        ...(p.assumeNoVnni ? { assumeNoVnni: true } : {}),
+        ...(p.minPsnr !== undefined ? { minPsnr: p.minPsnr } : {}),
+        check: async () => checkInt8(await this.fp32Path(), await this.int8Path(), this.config.threads ?? 0),
+      }).then((d) => {
+        this.config.log?.(d.reason);
+        return d;
+      });
+    }
+    return this.decided;
+  }
+
+  /** int8 exists for `fast` only; a request's fp32/int8 wins over the engine's choice. */
+  async precisionFor(model: ModelName, requested: 'auto' | Precision | undefined): Promise<Precision> {
+    if (model !== 'fast') return 'fp32';
+    if (requested === 'fp32' || requested === 'int8') return requested;
+    return (await this.decision()).precision;
+  }
+
+  async open(options: SessionOptions): Promise<ModelSession> {
+    const session = await openSession(await this.int8Path(), options);
+    return { ...session, precision: 'int8', run: session.run.bind(session), release: session.release.bind(session) };
+  }
+}

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TEST_DATA_DIR } from '../../../test/helpers/paths.js';
+import { LocalEngine } from '../local-engine.js';
+import { cpuFeatures } from './cpu-features.js';
+import { Int8Selector } from './int8-selector.js';
+import { decidePrecision, type OutputComparison } from './precision.js';
+
+const pass: OutputComparison = { psnr: 45, shift: 0.05 };
+const never = async (): Promise<OutputComparison> => assert.fail('the check must not run');
+
+describe('precision choice (CLEARSHOT_PRECISION)', () => {
+  it('fp32 and int8 are obeyed without a check', async () => {
+    assert.equal((await decidePrecision({ setting: 'fp32', vnni: true, check: never })).precision, 'fp32');
+    assert.equal((await decidePrecision({ setting: 'int8', vnni: false, check: never })).precision, 'int8');
+  });
+
+  it('auto keeps FP32 without VNNI, real or pretended, and says why', async () => {
+    const none = await decidePrecision({ setting: 'auto', vnni: false, check: never });
+    assert.equal(none.precision, 'fp32');
+    assert.match(none.reason, /no AVX512-VNNI\/AVX-VNNI/);
+    const pretend = await decidePrecision({ setting: 'auto', vnni: true, assumeNoVnni: true, check: never });
+    assert.equal(pretend.precision, 'fp32');
+    assert.match(pretend.reason, /CLEARSHOT_INT8_ASSUME_NO_VNNI/);
+  });
+
+  it('auto keeps FP32 when the int8 check fails (PSNR, mean shift or an error) and takes int8 when it passes', async () => {
+    const low = await decidePrecision({ setting: 'auto', vnni: true, check: async () => ({ psnr: 39.8, shift: 0.1 }) });
+    assert.equal(low.precision, 'fp32');
+    assert.match(low.reason, /int8 check failed: 39\.80 dB vs FP32.*needs >= 42 dB/);
+    const shifted = await decidePrecision({ setting: 'auto', vnni: true, check: async () => ({ psnr: 50, shift: -0.3 }) });
+    assert.equal(shifted.precision, 'fp32');
+    const broken = await decidePrecision({ setting: 'auto', vnni: true, check: async () => Promise.reject(new Error('no photos')) });
+    assert.equal(broken.precision, 'fp32');
+    assert.match(broken.reason, /could not be prepared: no photos/);
+    const ok = await decidePrecision({ setting: 'auto', vnni: true, check: async () => pass });
+    assert.equal(ok.precision, 'int8');
+    assert.equal((await decidePrecision({ setting: 'auto', vnni: true, minPsnr: 46, check: async () => pass })).precision, 'fp32');
+  });
+
+  it('only fast has an int8 variant; a request fp32/int8 wins over the engine choice', async () => {
+    const selector = new Int8Selector({ dataDir: '/nonexistent', precision: { setting: 'int8' } }, async () => '/nonexistent');
+    assert.equal(await selector.precisionFor('quality', 'int8'), 'fp32');
+    assert.equal(await selector.precisionFor('fast', 'fp32'), 'fp32');
+    assert.equal(await selector.precisionFor('fast', undefined), 'int8');
+    assert.equal(await selector.precisionFor('fast', 'auto'), 'int8');
+  });
+
+  it('reads VNNI from cpuinfo flags', () => {
+    assert.deepEqual(cpuFeatures('processor : 0\nflags\t\t: fpu avx2 avx512f avx512_vnni avx512_bf16\n'), { vnni: true, flags: ['avx512_vnni', 'avx512_bf16'] });
+    assert.equal(cpuFeatures('flags : fpu avx_vnni\n').vnni, true);
+    assert.deepEqual(cpuFeatures('flags : fpu sse2 avx2 fma\n'), { vnni: false, flags: [] });
+  });
+
+  it('an engine falls back to FP32 when its check fails or VNNI is absent, and a request can still force int8', async () => {
+    for (const precision of [{ setting: 'auto' as const, minPsnr: 100 }, { setting: 'auto' as const, assumeNoVnni: true }]) {
+      const lines: string[] = [];
+      const engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 2, preload: ['fast'], precision, log: (l) => lines.push(l) });
+      try {
+        assert.ok(lines.some((l) => /fast network precision fp32 \(auto: /.test(l)), lines.join('\n'));
+        assert.equal((await engine.session('fast')).precision, undefined);
+        assert.equal((await engine.session('fast', 'int8')).precision, 'int8');
+      } finally {
+        await engine.close();
+      }
+    }
+  });
+});
