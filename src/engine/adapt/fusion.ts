@@ -38,6 +38,11 @@ export interface FusionOptions {
   readonly texture: number;
   /** Radius of the low-pass whose share of the change is removed (0 = keep the network's tone). */
   readonly toneRadius: number;
+  /**
+   * Deep shadows (local mean luma of the classical image, 8-bit levels) where the tone is
+   * not anchored: below `toneFloor` none, full from twice it. Unset or 0: anchored everywhere.
+   */
+  readonly toneFloor?: number;
 }
 
 export const DEFAULT_FUSION: Omit<FusionOptions, 'strength' | 'defect'> = { radius: 4, tau: 2, texture: 3, toneRadius: 12 };
@@ -157,18 +162,31 @@ export function fuse(base: Raster, net: Raster, o: FusionOptions): Raster {
   const sh = Math.ceil(height / f);
   const small = Array.from({ length: ch }, () => new Float32Array(sw * sh));
   const count = new Float32Array(sw * sh);
+  const floor = o.toneFloor ?? 0;
+  const level = floor > 0 ? new Float32Array(sw * sh) : undefined;
+  const lk = base.depth === 16 ? 1 / 257 : 1;
   for (let y = 0, i = 0, j = 0; y < height; y++) {
     const sy = (y >> 2) * sw;
     for (let x = 0; x < width; x++, i++) {
       const si = sy + (x >> 2);
       const wi = w[i]!;
       count[si]! += 1;
+      if (level) level[si]! += (ch >= 3 ? 0.299 * b[j]! + 0.587 * b[j + 1]! + 0.114 * b[j + 2]! : b[j]!) * lk;
       for (let c = 0; c < ch; c++, j++) small[c]![si]! += wi * (m[j]! - b[j]!);
     }
   }
   for (const plane of small) {
     for (let k = 0; k < plane.length; k++) plane[k]! /= count[k]!;
     boxBlur(plane, sw, sh, Math.max(1, o.toneRadius / f), 3);
+  }
+  if (level) {
+    // Anchoring fades out in deep shadows: there the input's mean is raised by clipped noise.
+    for (let k = 0; k < level.length; k++) level[k]! /= count[k]!;
+    boxBlur(level, sw, sh, Math.max(1, o.toneRadius / f), 3);
+    for (let k = 0; k < level.length; k++) {
+      const a = Math.min(1, Math.max(0, (level[k]! - floor) / floor));
+      for (const plane of small) plane[k]! *= a;
+    }
   }
   const xi0 = new Int32Array(width);
   const xi1 = new Int32Array(width);
