@@ -61,6 +61,8 @@ function cliSeconds(root: string, input: string, out: string): number {
 
 export async function adaptive(): Promise<string> {
   const names = process.env.ADAPTIVE_PHOTOS?.split(',');
+  // ADAPTIVE_VARIANTS: a subset of the degradations (e.g. lowres2,lowres4), for re-measuring one path.
+  const variants = (process.env.ADAPTIVE_VARIANTS?.split(',') as Variant[] | undefined) ?? VARIANTS;
   const photos = await corpusOriginals(names);
   const fast = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: ['fast'] });
   const before = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: ['fast'], tuning: { preDownscale: DEFAULT_PRE_DOWNSCALE } });
@@ -77,7 +79,7 @@ export async function adaptive(): Promise<string> {
       const original = await sharp(file).extract({ left: 0, top: 0, width: w, height: h }).png().toBuffer();
       const O = await rgb(original);
       const energy = gradientEnergy(O);
-      for (const variant of VARIANTS) {
+      for (const variant of variants) {
         const x = await makeVariant(original, variant);
         const scale = variantScale(variant);
         const I = await rgb(x);
@@ -110,7 +112,7 @@ export async function adaptive(): Promise<string> {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const rows: Array<Array<string | number>> = [];
   const qrows: Array<Array<string | number>> = [];
-  for (const variant of VARIANTS) {
+  for (const variant of variants) {
     const list = results[variant] ?? [];
     if (!list.length) continue;
     const refLabel = variantScale(variant) === 1 ? 'input' : 'Lanczos';
@@ -160,6 +162,8 @@ export async function adaptive(): Promise<string> {
     '## Adaptive enhancement (real photos)',
     '',
     `Corpus: ${photos.length} photographs from Debian packages (bench/lib/photos.ts lists each file, author and licence: mate-backgrounds, GPL-2+; lomiri-wallpapers-16.04, CC-BY-4.0 / CC-BY-SA-4.0), shrunk to a 1920 px long edge as originals. Degradations (bench/lib/real-degrade.ts): clean = JPEG q95; phone = q85 and q75; heavy = blur 1.2 + noise 6 + q40; low-res = area /2 or /4 + q85. 1x on the first four, 2x/4x on the low-res ones, \`fast\` model. "network only (before)" is the engine as it was: the network's output as is, 1x pre-shrink 1.5.`,
+    '',
+    `This run: photos ${photos.map((p) => p.photo.name).join(', ')}; degradations ${variants.join(', ')}; \`quality\` model on ${photos.slice(0, qualityPhotos).map((p) => p.photo.name).join(', ')}.`,
     '',
     'Δ columns: mean / worst image against the reference (the input at 1x, Lanczos at 2x/4x). GMSD: lower is better. Sharpness: gradient energy over the original\'s. Tone: mean luma minus the reference\'s, in grey levels.',
     '',

@@ -8,8 +8,10 @@ import { addNoise } from './degrade.js';
  * - heavy: Gaussian blur (sigma 1.2), Gaussian noise (sigma 6 levels), JPEG q40;
  * - low-res: area (box) downscale by 2 or 4, then JPEG q85.
  */
-export type Variant = 'clean' | 'phone85' | 'phone75' | 'heavy' | 'lowres2' | 'lowres4';
+export type Variant = 'clean' | 'phone85' | 'phone75' | 'phone60' | 'heavy' | 'lowres2' | 'lowres4';
 export const VARIANTS: readonly Variant[] = ['clean', 'phone85', 'phone75', 'heavy', 'lowres2', 'lowres4'];
+/** Not in the benchmark's table: JPEG q60 alone, a check of the policy between phone and heavy (bench/fusion-sweep.ts, VARIANTS=phone60). */
+export const EXTRA_VARIANTS: readonly Variant[] = ['phone60'];
 
 export function variantScale(v: Variant): 1 | 2 | 4 {
   return v === 'lowres2' ? 2 : v === 'lowres4' ? 4 : 1;
@@ -44,6 +46,8 @@ export async function makeVariant(original: Buffer, v: Variant): Promise<Buffer>
       return sharp(original).jpeg({ quality: 85 }).toBuffer();
     case 'phone75':
       return sharp(original).jpeg({ quality: 75 }).toBuffer();
+    case 'phone60':
+      return sharp(original).jpeg({ quality: 60 }).toBuffer();
     case 'heavy': {
       const { data, info } = await sharp(original).removeAlpha().blur(1.2).raw().toBuffer({ resolveWithObject: true });
       return sharp(addNoise(data, 6, 7), { raw: { width: info.width, height: info.height, channels: info.channels } }).jpeg({ quality: 40 }).toBuffer();

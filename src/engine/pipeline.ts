@@ -7,7 +7,7 @@ import { MODELS, type ModelSpec } from './models/model-registry.js';
 import type { ModelSession } from './models/onnx-session.js';
 import { DEFAULT_PRE_DOWNSCALE, planScale, type PreDownscaleTable } from './scale-plan.js';
 import { analyzeImage } from './adapt/analysis.js';
-import { fuse, fusionFor } from './adapt/fusion.js';
+import { consistencyGate, fuse, fusionFor } from './adapt/fusion.js';
 import { chooseRestoration, preDownscale1x } from './adapt/policy.js';
 import { checkOutput, resolveScale } from './scale-rules.js';
 import { runTiled, throwIfAborted } from './tile-runner.js';
@@ -105,7 +105,8 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
     lap('inference');
     const netOut = await resizeRaster(net, plan.output.width, plan.output.height);
     // fix_face_only keeps the network's output for the faces' surroundings inside the masks.
-    up = fixFaceOnly || !classical ? netOut : fuse(classical, netOut, fusionFor(scale, restoration.strength));
+    // At 2x/4x the network's change is first held back where it disagrees with the input.
+    up = fixFaceOnly || !classical ? netOut : fuse(classical, consistencyGate(classical, netOut, rgbInput, scale), fusionFor(scale, restoration.strength));
     lap('fusion');
     if (faceDeps) {
       const faceStrength = options.faceStrength ?? faceDeps.strength;

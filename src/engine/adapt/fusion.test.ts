@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Raster } from '../types.js';
-import { boxBlur, DEFAULT_FUSION, fuse, fusionWeights } from './fusion.js';
+import { boxBlur, consistencyGate, DEFAULT_FUSION, fuse, fusionWeights } from './fusion.js';
 import { autoStrength, chooseRestoration, degradation } from './policy.js';
 
 function raster(width: number, height: number, f: (x: number, y: number) => number): Raster {
@@ -61,6 +61,37 @@ describe('fidelity fusion', () => {
     const out = fuse(b16, n16, { ...DEFAULT_FUSION, strength: 0.5, toneRadius: 0, defect: 100 });
     assert.equal(out.depth, 16);
     for (const v of out.data) assert.equal(v, 45000);
+  });
+});
+
+describe('consistency gate (2x/4x)', () => {
+  // The input: a soft ramp from 60 to 180 over 8 pixels (a motion-blurred edge), 32x8.
+  const ramp = (x: number) => 60 + 120 * Math.min(1, Math.max(0, (x - 12) / 8));
+  const input = raster(32, 8, (x) => Math.round(ramp(x)));
+  // Classical 2x: the ramp at the output's pixel centres (what Lanczos gives on a ramp).
+  const base = raster(64, 16, (x) => Math.round(ramp((x + 0.5) / 2 - 0.5)));
+  it('keeps a network output that shrinks back to the input', () => {
+    const faithful = raster(64, 16, (x) => input.data[Math.floor(x / 2) * 3]!); // pixel replication: area-down gives the input exactly
+    assert.equal(consistencyGate(base, faithful, input, 2), faithful);
+  });
+  it('holds back a change that makes the soft edge hard (it no longer shrinks to the input)', () => {
+    const hard = raster(64, 16, (x) => (x < 32 ? 60 : 180));
+    const out = consistencyGate(base, hard, input, 2);
+    assert.notEqual(out, hard);
+    let toBase = 0;
+    let toHard = 0;
+    for (let i = 0; i < out.data.length; i++) {
+      toBase += Math.abs(out.data[i]! - base.data[i]!);
+      toHard += Math.abs(out.data[i]! - hard.data[i]!);
+    }
+    assert.ok(toBase < toHard, `distance to classical ${toBase}, to the network ${toHard}`);
+    // Far from the edge both agree, and the output is the same there.
+    for (let y = 0; y < 16; y++) assert.equal(out.data[(y * 64 + 2) * 3], 60);
+  });
+  it('does nothing at 1x or when the sizes are not an exact multiple', () => {
+    const hard = raster(64, 16, (x) => (x < 32 ? 60 : 180));
+    assert.equal(consistencyGate(base, hard, base, 1), hard);
+    assert.equal(consistencyGate(base, hard, raster(31, 8, () => 0), 2), hard);
   });
 });
 

@@ -38,6 +38,11 @@ export interface FusionOptions {
   readonly texture: number;
   /** Radius of the low-pass whose share of the change is removed (0 = keep the network's tone). */
   readonly toneRadius: number;
+  /**
+   * Deep shadows (local mean luma of the classical image, 8-bit levels) where the tone is
+   * not anchored: below `toneFloor` none, full from twice it. Unset or 0: anchored everywhere.
+   */
+  readonly toneFloor?: number;
 }
 
 export const DEFAULT_FUSION: Omit<FusionOptions, 'strength' | 'defect'> = { radius: 4, tau: 2, texture: 3, toneRadius: 12 };
@@ -157,18 +162,31 @@ export function fuse(base: Raster, net: Raster, o: FusionOptions): Raster {
   const sh = Math.ceil(height / f);
   const small = Array.from({ length: ch }, () => new Float32Array(sw * sh));
   const count = new Float32Array(sw * sh);
+  const floor = o.toneFloor ?? 0;
+  const level = floor > 0 ? new Float32Array(sw * sh) : undefined;
+  const lk = base.depth === 16 ? 1 / 257 : 1;
   for (let y = 0, i = 0, j = 0; y < height; y++) {
     const sy = (y >> 2) * sw;
     for (let x = 0; x < width; x++, i++) {
       const si = sy + (x >> 2);
       const wi = w[i]!;
       count[si]! += 1;
+      if (level) level[si]! += (ch >= 3 ? 0.299 * b[j]! + 0.587 * b[j + 1]! + 0.114 * b[j + 2]! : b[j]!) * lk;
       for (let c = 0; c < ch; c++, j++) small[c]![si]! += wi * (m[j]! - b[j]!);
     }
   }
   for (const plane of small) {
     for (let k = 0; k < plane.length; k++) plane[k]! /= count[k]!;
     boxBlur(plane, sw, sh, Math.max(1, o.toneRadius / f), 3);
+  }
+  if (level) {
+    // Anchoring fades out in deep shadows: there the input's mean is raised by clipped noise.
+    for (let k = 0; k < level.length; k++) level[k]! /= count[k]!;
+    boxBlur(level, sw, sh, Math.max(1, o.toneRadius / f), 3);
+    for (let k = 0; k < level.length; k++) {
+      const a = Math.min(1, Math.max(0, (level[k]! - floor) / floor));
+      for (const plane of small) plane[k]! *= a;
+    }
   }
   const xi0 = new Int32Array(width);
   const xi1 = new Int32Array(width);
@@ -200,5 +218,100 @@ export function fuse(base: Raster, net: Raster, o: FusionOptions): Raster {
       }
     }
   }
+  return out;
+}
+
+/**
+ * Consistency with the input at 2x and 4x: the output, shrunk back by the scale with an
+ * area filter, should give the input again. Lanczos's does, up to its own filter error;
+ * a network output that sharpened an edge the photo really has soft (a motion-blurred
+ * rail, a defocused branch) or invented structure does not. Where the shrunk network
+ * output departs from the input clearly more than the shrunk classical image does
+ * (local energies eN and eB of the luma residual, in input pixels), the network's
+ * change is scaled down by c = min(1, tau^2 (eB + floor) / eN) before the fusion.
+ */
+export interface ConsistencyOptions {
+  /** How much less consistent than the classical image the network may be (ratio of residual RMS). */
+  readonly tau: number;
+  /** Residual energy (8-bit levels squared) that always passes: the input's own JPEG error. */
+  readonly floor: number;
+  /** Radius in input pixels of the window that measures the residual energy. */
+  readonly radius: number;
+}
+
+export const DEFAULT_CONSISTENCY: ConsistencyOptions = { tau: 1.5, floor: 1, radius: 2 };
+
+/** Luma (BT.601, 8-bit units) of a raster shrunk by an integer factor with an area filter. */
+function areaLuma(r: Raster, f: number, width: number, height: number): Float32Array {
+  const out = new Float32Array(width * height);
+  const k = (r.depth === 16 ? 1 / 257 : 1) / (f * f);
+  const ch = r.channels;
+  const d = r.data;
+  for (let y = 0; y < height * f; y++) {
+    const row = Math.floor(y / f) * width;
+    for (let x = 0, j = y * r.width * ch; x < width * f; x++, j += ch) {
+      const v = ch >= 3 ? 0.299 * d[j]! + 0.587 * d[j + 1]! + 0.114 * d[j + 2]! : d[j]!;
+      out[row + Math.floor(x / f)]! += v * k;
+    }
+  }
+  return out;
+}
+
+/** The network's output with its change scaled down where it disagrees with the input (see ConsistencyOptions); `net` itself when scale is 1 or the sizes are not exact multiples. */
+export function consistencyGate(base: Raster, net: Raster, input: Raster, scale: number, o: ConsistencyOptions = DEFAULT_CONSISTENCY): Raster {
+  const f = Math.round(scale);
+  const { width: iw, height: ih } = input;
+  if (f < 2 || base.width !== iw * f || base.height !== ih * f || net.width !== base.width || net.height !== base.height || base.channels !== net.channels || base.depth !== net.depth) return net;
+  const li = lumaOf(input);
+  const eN = areaLuma(net, f, iw, ih);
+  const eB = areaLuma(base, f, iw, ih);
+  for (let i = 0; i < li.length; i++) {
+    eN[i] = (eN[i]! - li[i]!) ** 2;
+    eB[i] = (eB[i]! - li[i]!) ** 2;
+  }
+  boxBlur(eN, iw, ih, o.radius, 2);
+  boxBlur(eB, iw, ih, o.radius, 2);
+  const t2 = o.tau * o.tau;
+  const c = eN; // reused in place
+  let gated = false;
+  for (let i = 0; i < c.length; i++) {
+    const allowed = t2 * (eB[i]! + o.floor);
+    const e = eN[i]!;
+    c[i] = e <= allowed ? 1 : allowed / e;
+    if (c[i]! < 1) gated = true;
+  }
+  if (!gated) return net;
+  const { width, height, channels: ch } = base;
+  const out = allocRaster(width, height, ch, base.depth);
+  const b = base.data;
+  const m = net.data;
+  const o8 = out.data;
+  // Bilinear from input to output pixels (pixel centres aligned).
+  for (let y = 0, j = 0; y < height; y++) {
+    const fy = Math.min(ih - 1, Math.max(0, (y + 0.5) / f - 0.5));
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(ih - 1, y0 + 1);
+    const ty = fy - y0;
+    for (let x = 0; x < width; x++) {
+      const fx = Math.min(iw - 1, Math.max(0, (x + 0.5) / f - 0.5));
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(iw - 1, x0 + 1);
+      const tx = fx - x0;
+      const top = c[y0 * iw + x0]! + (c[y0 * iw + x1]! - c[y0 * iw + x0]!) * tx;
+      const bottom = c[y1 * iw + x0]! + (c[y1 * iw + x1]! - c[y1 * iw + x0]!) * tx;
+      const g = top + (bottom - top) * ty;
+      for (let k = 0; k < ch; k++, j++) o8[j] = Math.round(b[j]! + g * (m[j]! - b[j]!));
+    }
+  }
+  return out;
+}
+
+function lumaOf(r: Raster): Float32Array {
+  const n = r.width * r.height;
+  const out = new Float32Array(n);
+  const k = r.depth === 16 ? 1 / 257 : 1;
+  const ch = r.channels;
+  const d = r.data;
+  for (let i = 0, j = 0; i < n; i++, j += ch) out[i] = (ch >= 3 ? 0.299 * d[j]! + 0.587 * d[j + 1]! + 0.114 * d[j + 2]! : d[j]!) * k;
   return out;
 }

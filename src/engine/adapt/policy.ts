@@ -12,8 +12,10 @@ import type { ImageAnalysis } from './analysis.js';
  *   the damage: ~0.37 for JPEG q75 (+0.3 dB), 0.75 for blur + noise + q40 (+2 dB;
  *   the network alone gains less, 0.8 dB, because it also repaints real texture).
  * - 2x and 4x: the classical image (Lanczos) is blurred, so the network is worth more:
- *   0.75 at 2x and 0.55 at 4x on q85 inputs beat Lanczos by 1.6 and 0.5 dB with more
- *   sharpness, where the network alone lost 1 and 2 dB.
+ *   0.75 at 2x and 0.65 at 4x on q85 inputs, after the consistency gate (fusion.ts), beat
+ *   Lanczos by 1.3 and 0.7 dB on the mean with more sharpness and SSIM at least Lanczos's
+ *   on every corpus photo, where the network alone lost 1.3 and 2.1 dB. (4x was 0.55
+ *   before the gate: without it 0.65 put two photos below Lanczos on SSIM.)
  */
 export interface Restoration {
   /** Weight of the network, 0-1 (see fusion.ts). */
@@ -36,7 +38,7 @@ export function degradation(a: ImageAnalysis): number {
 
 export function autoStrength(a: ImageAnalysis, scale: ScaleFactor): number {
   const d = degradation(a);
-  const s = scale === 1 ? 0.15 + 0.6 * d : scale === 2 ? 0.7 + 0.3 * d : 0.5 + 0.3 * d;
+  const s = scale === 1 ? 0.15 + 0.6 * d : scale === 2 ? 0.7 + 0.3 * d : 0.6 + 0.3 * d;
   return Math.round(clamp01(s) * 100) / 100;
 }
 
