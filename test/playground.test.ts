@@ -61,6 +61,18 @@ async function open(width: number, height: number): Promise<Page> {
   return page;
 }
 
+/** Waits until an element's box stops moving (smooth scrolling, layout after images load). */
+async function settled(page: Page, selector: string): Promise<void> {
+  let last = '';
+  for (let i = 0; i < 50; i++) {
+    const box = JSON.stringify(await page.locator(selector).boundingBox());
+    if (box === last) return;
+    last = box;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`${selector} kept moving for 5 s`);
+}
+
 async function saveKey(page: Page, key: string): Promise<void> {
   await page.fill('#api-key', key);
   await page.click('#key-form button[type=submit]');
@@ -91,7 +103,10 @@ describe('web playground in Chromium', () => {
     assert.match((await page.textContent('#validity')) ?? '', /works for another (59|60) min/);
     assert.match((await page.getAttribute('#download', 'href')) ?? '', /\/results\/[0-9a-f-]{36}\.jpg\?expires=/);
 
-    // Drag the divider with the mouse, then move it with the keyboard.
+    // Drag the divider with the mouse, then move it with the keyboard. The result card
+    // scrolls into view smoothly: wait until it stands still, or the drag would start
+    // where the divider was a moment ago.
+    await settled(page, '#divider');
     const box = (await page.locator('#compare').boundingBox())!;
     const handle = (await page.locator('#divider').boundingBox())!;
     await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
