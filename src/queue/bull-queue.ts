@@ -8,12 +8,9 @@ import type { EnqueueOptions, JobHandler, JobQueue } from './job-queue.js';
  * worker that dies mid-task loses its lock and BullMQ hands the job to another worker
  * (stalled-job recovery), whose processor takes the task over.
  *
- * Attempts are counted in the task store, not here: a job whose handler answers
- * 'retry' (a transient failure, or its worker is stopping) is moved to BullMQ's delayed
- * set for `retryDelayMs` with `job.moveToDelayed` + `DelayedError` (BullMQ's own
- * delayed-retry path: same job, same id, same priority; no attempt counted by BullMQ)
- * until the store says the task has used its attempts. A handler that throws is treated
- * the same way. BullMQ's own `attempts` stay at 1: no job ever fails in BullMQ's sense.
+ * Attempts are counted in the task store, not here: a job that must run again (a
+ * transient failure, or its worker is stopping) is retried after `retryDelayMs` until
+ * the store says the task has used its attempts.
  *
  * Fair across groups (API keys), the same rule as the embedded queue: a job's BullMQ
  * priority is 1 + the jobs of its group already waiting or running (a per-group
@@ -56,6 +53,13 @@ local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n <= 1 then redis.call('DEL', KEYS[1]) return 0 end
 return redis.call('DECR', KEYS[1])`;
 
+class RetryLater extends Error {
+  constructor() {
+    super('task went back to the queue');
+    this.name = 'RetryLater';
+  }
+}
+
 export class BullQueue implements JobQueue {
   private readonly connection: Redis;
   private readonly queue: Queue;
@@ -94,6 +98,8 @@ export class BullQueue implements JobQueue {
       {
         jobId: taskId,
         priority: Math.min(MAX_PRIORITY, Math.max(1, rank)),
+        attempts: 1000,
+        backoff: { type: 'fixed', delay: this.options.retryDelayMs ?? 2000 },
         removeOnComplete: true,
         removeOnFail: true,
       },
@@ -119,21 +125,12 @@ export class BullQueue implements JobQueue {
         let outcome: Awaited<ReturnType<JobHandler>> = 'done';
         try {
           outcome = await handler(job.data.taskId, controller.signal);
-        } catch {
-          // The handler records failures itself; an escape (e.g. the database briefly
-          // down) runs the job again later, as before, rather than dropping it.
-          outcome = 'retry';
+          if (outcome === 'retry') throw new RetryLater();
         } finally {
           clearInterval(heartbeat);
           this.running.delete(controller);
           await this.connection.zrem(runningKey, job.id!).catch(() => undefined);
-          // A retried job is still queued: its group's count stays.
           if (outcome !== 'retry') await this.connection.eval(RELEASE, 1, this.groupKey('queued', group)).catch(() => undefined);
-        }
-        if (outcome === 'retry') {
-          // Run again later, as the same job (id = task id, its priority kept).
-          await job.moveToDelayed(Date.now() + (this.options.retryDelayMs ?? 2000), token);
-          throw new DelayedError();
         }
       },
       {
