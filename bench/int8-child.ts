@@ -12,6 +12,7 @@ import { prepareModel } from '../src/engine/models/model-store.js';
 import { openSession } from '../src/engine/models/onnx-session.js';
 import type { ScaleFactor } from '../src/engine/types.js';
 import { fixture, TEST_DATA_DIR } from '../test/helpers/paths.js';
+import { toPlanar } from '../src/engine/models/calibrate.js';
 import { median, timeRuns } from './lib/stats.js';
 
 const [mode, precision, ...rest] = process.argv.slice(2) as [string, 'fp32' | 'int8', ...string[]];
@@ -23,9 +24,7 @@ if (mode === 'model') {
   const session = await openSession(path);
   // A real photo, as in bench/model-child.ts.
   const { data } = await sharp(fixture('photos', 'coffee.jpg')).resize(size, size, { fit: 'cover' }).raw().toBuffer({ resolveWithObject: true });
-  const plane = size * size;
-  const input = new Float32Array(3 * plane);
-  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) input[c * plane + i] = data[i * 3 + c]! / 255;
+  const input = toPlanar(data, size, size, 3);
   const runs = await timeRuns(Number(runsArg), () => session.run(input, 3, size, size));
   await session.release();
   process.stdout.write(`${JSON.stringify({ ms: median(runs), runs, macsPerInputPixel: fp32.macsPerInputPixel })}\n`);

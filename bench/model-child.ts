@@ -13,6 +13,7 @@ import { openSession } from '../src/engine/models/onnx-session.js';
 import type { ModelName } from '../src/engine/types.js';
 import sharp from 'sharp';
 import { fixture } from '../test/helpers/paths.js';
+import { toPlanar } from '../src/engine/models/calibrate.js';
 import { median, timeRuns } from './lib/stats.js';
 
 const [model, sizeArg, runsArg, plain] = process.argv.slice(2) as [ModelName, string, string, string | undefined];
@@ -26,9 +27,7 @@ const session = await openSession(converted.bytes);
 // A real photo: ONNX Runtime's PRelu kernel is data-dependent (branchy), so synthetic
 // inputs give misleading timings (a smooth test signal made plain PRelu look fastest).
 const { data } = await sharp(fixture('photos', 'coffee.jpg')).resize(size, size, { fit: 'cover' }).raw().toBuffer({ resolveWithObject: true });
-const plane = size * size;
-const input = new Float32Array(3 * plane);
-for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) input[c * plane + i] = data[i * 3 + c]! / 255;
+const input = toPlanar(data, size, size, 3);
 const runs = await timeRuns(Number(runsArg), () => session.run(input, 3, size, size));
 await session.release();
 process.stdout.write(`${JSON.stringify({ ms: median(runs), runs, macsPerInputPixel: converted.macsPerInputPixel })}\n`);

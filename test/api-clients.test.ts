@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { decodeBase64Image } from '../src/http/base64-image.js';
 import { ClearShotError } from '../src/errors/index.js';
-import { closeTestEngine, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, stopTestServer, type TestServer } from './helpers/server.js';
 import { createForm, createJson, createMultipart, getTask, json, pollUntilSettled } from './helpers/client.js';
 import { photo, sizeOf } from './helpers/images.js';
 
@@ -14,13 +14,7 @@ before(async () => {
   server = await startTestServer();
   image = await photo(24, 16);
 });
-after(async () => {
-  try {
-    await server?.stop();
-  } finally {
-    await closeTestEngine();
-  }
-});
+after(() => stopTestServer(server));
 
 const post = (body: string | Uint8Array | FormData | URLSearchParams, headers: Record<string, string> = {}) =>
   fetch(`${server.url}/api/tasks/visual/scale`, { method: 'POST', headers: { 'X-API-KEY': server.key, ...headers }, body });

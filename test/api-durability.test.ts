@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EnginePool } from '../src/engine/engine-pool.js';
-import { closeTestEngine, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, stopTestServer, type TestServer } from './helpers/server.js';
 import { createMultipart, getTask, json, pollUntilSettled } from './helpers/client.js';
 import { photo } from './helpers/images.js';
 import { TEST_DATA_DIR } from './helpers/paths.js';
@@ -11,13 +11,7 @@ let server: TestServer;
 before(async () => {
   server = await startTestServer();
 });
-after(async () => {
-  try {
-    await server?.stop();
-  } finally {
-    await closeTestEngine();
-  }
-});
+after(() => stopTestServer(server));
 
 describe('credits under concurrency', () => {
   it('one key, many parallel requests: holds never exceed the balance, each success debited once', async () => {

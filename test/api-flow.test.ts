@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { closeTestEngine, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, stopTestServer, type TestServer } from './helpers/server.js';
 import { createForm, createJson, createMultipart, getTask, json, pollUntilSettled } from './helpers/client.js';
 import { photo, sizeOf } from './helpers/images.js';
 
@@ -10,13 +10,7 @@ let server: TestServer;
 before(async () => {
   server = await startTestServer();
 });
-after(async () => {
-  try {
-    await server?.stop();
-  } finally {
-    await closeTestEngine();
-  }
-});
+after(() => stopTestServer(server));
 
 describe('PicWish client flow', () => {
   it('create async, poll until state 1, download the URL, size = input x scale', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { closeTestEngine, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, stopTestServer, type TestServer } from './helpers/server.js';
 import { createForm, createJson, createMultipart, getTask, json } from './helpers/client.js';
 import { photo } from './helpers/images.js';
 
@@ -11,13 +11,7 @@ before(async () => {
   server = await startTestServer();
   image = await photo(24, 16);
 });
-after(async () => {
-  try {
-    await server?.stop();
-  } finally {
-    await closeTestEngine();
-  }
-});
+after(() => stopTestServer(server));
 
 async function expect400(res: Response, field: RegExp) {
   const r = await json(res);

@@ -6,7 +6,7 @@ import { decodeImage } from '../src/engine/image/decode.js';
 import { ClearShotError } from '../src/errors/index.js';
 import { createMultipart, json } from './helpers/client.js';
 import { fixture } from './helpers/paths.js';
-import { closeTestEngine, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, stopTestServer, type TestServer } from './helpers/server.js';
 
 /**
  * Issue 13, item 4: a JPEG whose header is fine but whose scan data is garbage decodes
@@ -64,13 +64,7 @@ describe('over HTTP: state -7, nothing charged', () => {
   before(async () => {
     server = await startTestServer();
   });
-  after(async () => {
-    try {
-      await server?.stop();
-    } finally {
-      await closeTestEngine();
-    }
-  });
+  after(() => stopTestServer(server));
 
   it('the forged 4096x4096 JPEG ends in state -7 and the balance and ledger do not move', async () => {
     const [key] = await server.service.store.listKeys();

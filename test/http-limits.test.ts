@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { closeTestEngine, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, stopTestServer, type TestServer } from './helpers/server.js';
 
 /**
  * Issue 13, item 2: a client without any key could trickle a body and hold a
@@ -13,13 +13,7 @@ let server: TestServer;
 before(async () => {
   server = await startTestServer({ CLEARSHOT_REQUEST_TIMEOUT_S: '2', CLEARSHOT_MAX_CONNECTIONS_PER_ADDRESS: '3' });
 });
-after(async () => {
-  try {
-    await server?.stop();
-  } finally {
-    await closeTestEngine();
-  }
-});
+after(() => stopTestServer(server));
 
 const port = () => Number(new URL(server.url).port);
 

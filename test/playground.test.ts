@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { closeTestEngine, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, stopTestServer, type TestServer } from './helpers/server.js';
 import sharp from 'sharp';
 import { photo } from './helpers/images.js';
 import { fixture } from './helpers/paths.js';
@@ -34,11 +34,7 @@ before(async () => {
 });
 after(async () => {
   await browser?.close();
-  try {
-    await server?.stop();
-  } finally {
-    await closeTestEngine();
-  }
+  await stopTestServer(server);
   // A failed before() leaves these unset; cleaning up must not add a second failure.
   if (fixtureDir) await rm(fixtureDir, { recursive: true, force: true });
   if (shots && !process.env.CLEARSHOT_SCREENSHOTS_DIR) await rm(shots, { recursive: true, force: true });

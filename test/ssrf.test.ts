@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { isBlockedAddress } from '../src/net/ip-policy.js';
 import { fetchImage, type FetchLimits } from '../src/net/url-fetcher.js';
 import { ClearShotError } from '../src/errors/index.js';
-import { closeTestEngine, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, stopTestServer, type TestServer } from './helpers/server.js';
 import { createJson, json } from './helpers/client.js';
 import { photo } from './helpers/images.js';
 
@@ -185,13 +185,7 @@ describe('SSRF through the API (state -3)', () => {
   before(async () => {
     server = await startTestServer();
   });
-  after(async () => {
-    try {
-      await server?.stop();
-    } finally {
-      await closeTestEngine();
-    }
-  });
+  after(() => stopTestServer(server));
 
   it('private, loopback, link-local and metadata addresses fail the task with -3', async () => {
     for (const url of ['http://127.0.0.1/a.png', 'http://[::1]/a.png', 'http://10.0.0.1/a.png', 'http://169.254.169.254/latest/meta-data/', 'http://[::ffff:127.0.0.1]/a.png', 'http://localhost/a.png']) {

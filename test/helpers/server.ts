@@ -39,6 +39,15 @@ export async function closeTestEngine(): Promise<void> {
   sharedEngine = undefined;
 }
 
+/** An `after` hook's cleanup: stops the server (if it started), then the shared engine even if stopping failed. */
+export async function stopTestServer(server: TestServer | undefined): Promise<void> {
+  try {
+    await server?.stop();
+  } finally {
+    await closeTestEngine();
+  }
+}
+
 export async function startTestServer(env: Record<string, string> = {}, options: { engine?: Engine; dataDir?: string; logger?: Logger } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'clearshot-api-')));
   if (!options.dataDir) await symlink(join(TEST_DATA_DIR, 'models'), join(dataDir, 'models'));
