@@ -7,8 +7,8 @@ import { MODELS, type ModelSpec } from './models/model-registry.js';
 import type { ModelSession } from './models/onnx-session.js';
 import { DEFAULT_PRE_DOWNSCALE, planScale, type PreDownscaleTable } from './scale-plan.js';
 import { analyzeImage } from './adapt/analysis.js';
-import { consistencyGate, fuse, fusionFor } from './adapt/fusion.js';
-import { chooseRestoration, preDownscale1x } from './adapt/policy.js';
+import { consistencyGate, estimateDefect, fuse, fusionFor } from './adapt/fusion.js';
+import { chooseRestoration, faceRegionStrength, preDownscale1x } from './adapt/policy.js';
 import { checkOutput, resolveScale } from './scale-rules.js';
 import { runTiled, throwIfAborted } from './tile-runner.js';
 import { enhanceFaces, faceMask, MAX_FACES, type FaceStageDeps } from './face/face-stage.js';
@@ -106,16 +106,31 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
     const netOut = await resizeRaster(net, plan.output.width, plan.output.height);
     // fix_face_only keeps the network's output for the faces' surroundings inside the masks.
     // At 2x/4x the network's change is first held back where it disagrees with the input.
-    up = fixFaceOnly || !classical ? netOut : fuse(classical, consistencyGate(classical, netOut, rgbInput, scale), fusionFor(scale, restoration.strength));
+    const fused = !fixFaceOnly && classical !== undefined;
+    up = fused ? fuse(classical, consistencyGate(classical, netOut, rgbInput, scale), fusionFor(scale, restoration.strength)) : netOut;
     lap('fusion');
     if (faceDeps) {
       const faceStrength = options.faceStrength ?? faceDeps.strength;
-      faces = await enhanceFaces(
-        { input: rgbInput, netInput: color, netScale: spec.netScale, output: up, scale, signal: options.signal, onProgress: (f) => report(networkEnd + f * (NETWORK_END - networkEnd)) },
-        { ...faceDeps, strength: faceStrength },
-      );
-      // Outside every face mask: the classical image (fix_face_only) or the fused one.
-      if (fixFaceOnly && classical) up = blendMasked(classical, up, faceMask(faces, up.width, up.height));
+      const onProgress = (f: number) => report(networkEnd + f * (NETWORK_END - networkEnd));
+      if (!fused || faceDeps.aligned) {
+        // A user's aligned model (CLEARSHOT_FACE_MODEL) has the last word: its face is
+        // pasted on the final photo at face_strength, not judged by the fusion.
+        faces = await enhanceFaces({ input: rgbInput, netInput: color, netScale: spec.netScale, output: up, scale, signal: options.signal, onProgress }, { ...faceDeps, strength: faceStrength });
+        // fix_face_only: outside every face mask, the classical image.
+        if (fixFaceOnly && classical) up = blendMasked(classical, up, faceMask(faces, up.width, up.height));
+      } else {
+        // Built-in fidelity network: the faces are restored on the network's output and
+        // fused with the input like the rest of the photo, at the face region's strength; outside the masks the fused
+        // photo stays as it is. (Mixed into the fused photo instead, the fidelity face
+        // pulled it below the clean path: docs/BENCHMARKS.md, "Face enhancement".)
+        const defect = estimateDefect(classical, netOut);
+        faces = await enhanceFaces({ input: rgbInput, netInput: color, netScale: spec.netScale, output: netOut, scale, signal: options.signal, onProgress }, { ...faceDeps, strength: faceStrength });
+        // face_strength 0: the faces stay as the clean path made them.
+        if (faces.enhanced > 0 && faceStrength > 0) {
+          const faceFused = fuse(classical, consistencyGate(classical, netOut, rgbInput, scale), { ...fusionFor(scale, faceRegionStrength(restoration, scale)), defect });
+          up = blendMasked(up, faceFused, faceMask(faces, up.width, up.height));
+        }
+      }
       lap('faces');
     }
   }

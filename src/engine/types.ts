@@ -8,7 +8,7 @@ export type ModelName = 'fast' | 'quality';
 export const MODEL_NAMES: readonly ModelName[] = ['fast', 'quality'];
 
 /** Weight of restored faces inside their masks, chosen by the face benchmark (docs/BENCHMARKS.md, "Face enhancement"). */
-export const DEFAULT_FACE_STRENGTH = 0.5;
+export const DEFAULT_FACE_STRENGTH = 0.35;
 
 /** Numeric precision of the fast network (models/precision.ts): what a setting or request may ask for, and what runs. */
 export const PRECISION_SETTINGS = ['auto', 'fp32', 'int8'] as const;

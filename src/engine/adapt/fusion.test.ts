@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Raster } from '../types.js';
 import { boxBlur, consistencyGate, DEFAULT_FUSION, fuse, fusionWeights } from './fusion.js';
-import { autoStrength, chooseRestoration, degradation } from './policy.js';
+import { autoStrength, chooseRestoration, degradation, faceRegionStrength } from './policy.js';
 
 function raster(width: number, height: number, f: (x: number, y: number) => number): Raster {
   const data = new Uint8Array(width * height * 3);
@@ -105,6 +105,17 @@ describe('restoration policy', () => {
     assert.equal(autoStrength(q40, 1), 0.75);
     assert.ok(autoStrength(clean, 2) > autoStrength(clean, 4) && autoStrength(clean, 4) > autoStrength(clean, 1));
     assert.ok(degradation({ ...clean, noise: 8 }) > 0.99 && degradation({ ...clean, sharpness: 0.1 }) > 0.99);
+  });
+  it('face regions at 1x: the photo\'s strength for a clean face, more network for a damaged one; 2x/4x unchanged', () => {
+    assert.equal(faceRegionStrength(chooseRestoration(clean, 1, undefined), 1), 0.15);
+    const q60 = { ...clean, jpegQuality: 60 }; // damage 0.64, photo strength 0.53
+    assert.equal(chooseRestoration(q60, 1, undefined).strength, 0.53);
+    assert.equal(faceRegionStrength(chooseRestoration(q60, 1, undefined), 1), 0.79);
+    assert.equal(faceRegionStrength(chooseRestoration({ ...clean, jpegQuality: 30 }, 1, undefined), 1), 1);
+    // Never below the photo's own strength (a request's included).
+    assert.equal(faceRegionStrength(chooseRestoration(clean, 1, 0.9), 1), 0.9);
+    const r4 = chooseRestoration(q60, 4, undefined);
+    assert.equal(faceRegionStrength(r4, 4), r4.strength);
   });
   it('a requested strength wins and is reported as not auto', () => {
     assert.deepEqual(chooseRestoration(clean, 1, 0.9), { strength: 0.9, auto: false, degradation: 0 });

@@ -95,6 +95,27 @@ export function boxBlur(src: Float32Array, width: number, height: number, radius
   return src;
 }
 
+/** The default `defect` from the mean squared luma change of the network. */
+const defectOf = (meanSquare: number) => 0.5 * Math.sqrt(meanSquare);
+
+/**
+ * The `defect` that {@link fuse} estimates when none is given, for a second fusion that
+ * must judge the network's change by the same yardstick as a first (the face step).
+ */
+export function estimateDefect(base: Raster, net: Raster): number {
+  const n = base.width * base.height;
+  const ch = base.channels;
+  const k = base.depth === 16 ? 1 / 257 : 1;
+  const b = base.data;
+  const m = net.data;
+  let se = 0;
+  for (let i = 0, j = 0; i < n; i++, j += ch) {
+    const d = (ch >= 3 ? 0.299 * (m[j]! - b[j]!) + 0.587 * (m[j + 1]! - b[j + 1]!) + 0.114 * (m[j + 2]! - b[j + 2]!) : m[j]! - b[j]!) * k;
+    se += d * d;
+  }
+  return defectOf(se / n);
+}
+
 /** The per-pixel weight of the network, w in [0, 1] (exported for tests and benchmarks). */
 export function fusionWeights(base: Raster, net: Raster, o: FusionOptions): Float32Array {
   const n = base.width * base.height;
@@ -113,7 +134,7 @@ export function fusionWeights(base: Raster, net: Raster, o: FusionOptions): Floa
   if (defect === undefined) {
     let se = 0;
     for (let i = 0; i < n; i++) se += energy[i]!;
-    defect = 0.5 * Math.sqrt(se / n);
+    defect = defectOf(se / n);
   }
   boxBlur(energy, base.width, base.height, o.radius, 2);
   const s = Math.min(1, Math.max(0, o.strength));
