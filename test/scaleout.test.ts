@@ -8,7 +8,7 @@ import { PgStore } from '../src/db/pg-store.js';
 import { KeyService } from '../src/keys/key-service.js';
 import { photo, sizeOf } from './helpers/images.js';
 import { TEST_DATA_DIR } from './helpers/paths.js';
-import { exited, scaleoutEnv, spawnServer, waitHealthy } from './helpers/process.js';
+import { exited, logTail, scaleoutEnv, spawnServer, waitHealthy } from './helpers/process.js';
 import { freePort } from './helpers/server.js';
 import { createRedisPrefix, createTestDatabase, startS3, type TestS3 } from './helpers/services.js';
 import { createHmac } from 'node:crypto';
@@ -20,17 +20,23 @@ import { openEvents } from './helpers/sse.js';
  * (`node dist/src/main.js` with ROLE=api / ROLE=worker) sharing PostgreSQL, Redis
  * (BullMQ) and an S3 endpoint (s3rver). 40 tasks from 3 keys over both APIs; one
  * worker is killed with SIGKILL while it processes, one API is restarted mid-run.
+ *
+ * Each process writes its output to a file of its own under a temporary directory; when
+ * a case fails, the tails of those files are printed and the directory is kept.
  */
 interface Proc {
   child: ChildProcess;
   url: string;
   env: NodeJS.ProcessEnv;
+  log: string;
 }
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let redis: Awaited<ReturnType<typeof createRedisPrefix>>;
 let s3: TestS3;
 let dataDir: string;
+let logDir: string;
+let failed = false;
 const procs: Proc[] = [];
 
 function sharedEnv(port: number, role: 'api' | 'worker'): NodeJS.ProcessEnv {
@@ -46,8 +52,10 @@ function sharedEnv(port: number, role: 'api' | 'worker'): NodeJS.ProcessEnv {
 }
 
 async function launch(env: NodeJS.ProcessEnv): Promise<Proc> {
-  const child = spawnServer(env);
-  const p: Proc = { child, url: env.PUBLIC_URL!, env };
+  // A relaunch with the same env appends to the same file.
+  const log = join(logDir, `${env.ROLE}-${env.PORT}.log`);
+  const child = spawnServer(env, log);
+  const p: Proc = { child, url: env.PUBLIC_URL!, env, log };
   await waitHealthy(p.url, child);
   procs.push(p);
   return p;
@@ -68,11 +76,42 @@ async function query(api: Proc, key: string, id: string): Promise<Record<string,
   return ((await res.json()) as { data: Record<string, unknown> }).data;
 }
 
+/** Runs a case; if it fails, prints every process's log tail (and keeps the logs) first. */
+async function diagnosed(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    failed = true;
+    const seen = new Set<string>();
+    for (const p of procs) {
+      if (seen.has(p.log)) continue;
+      seen.add(p.log);
+      process.stderr.write(`\n----- ${p.log} (${p.env.ROLE}, pid ${p.child.pid}, exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'}) -----\n${await logTail(p.log)}\n`);
+    }
+    process.stderr.write(`scale-out logs kept in ${logDir}\n`);
+    throw err;
+  }
+}
+
+/** `promise`, or a failure with `message()` once `ms` have passed. */
+async function within<T>(promise: Promise<T>, ms: number, message: () => Promise<string>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  try {
+    const r = await Promise.race([promise, timeout]);
+    if (r === 'timeout') throw new Error(await message());
+    return r;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 before(async () => {
   db = await createTestDatabase();
   redis = await createRedisPrefix();
   s3 = await startS3();
   dataDir = await mkdtemp(join(tmpdir(), 'clearshot-scaleout-'));
+  logDir = await mkdtemp(join(tmpdir(), 'clearshot-scaleout-logs-'));
   await symlink(join(TEST_DATA_DIR, 'models'), join(dataDir, 'models'));
 });
 
@@ -83,10 +122,11 @@ after(async () => {
   await redis?.clear();
   await db?.drop();
   await rm(dataDir, { recursive: true, force: true });
+  if (!failed) await rm(logDir, { recursive: true, force: true });
 });
 
 describe('scale-out: 2 APIs, 2 workers, PostgreSQL + Redis + S3', () => {
-  it('40 tasks all succeed through a worker kill and an API restart, each debited once', async () => {
+  it('40 tasks all succeed through a worker kill and an API restart, each debited once', () => diagnosed(async () => {
     const [p1, p2, w1, w2] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const api1 = await launch(sharedEnv(p1, 'api'));
     const api2 = await launch(sharedEnv(p2, 'api'));
@@ -170,9 +210,9 @@ describe('scale-out: 2 APIs, 2 workers, PostgreSQL + Redis + S3', () => {
     } finally {
       await check.close();
     }
-  });
+  }));
 
-  it('live progress through the other API, and a webhook finished by the one process left', async () => {
+  it('live progress through the other API, and a webhook finished by the one process left', () => diagnosed(async () => {
     const alive = (role: string) => procs.filter((p) => p.env.ROLE === role && p.child.exitCode === null && p.child.signalCode === null);
     const [api1, api2] = alive('api');
     assert.ok(api1 && api2 && alive('worker').length > 0, 'the processes of the first test still run');
@@ -192,7 +232,12 @@ describe('scale-out: 2 APIs, 2 workers, PostgreSQL + Redis + S3', () => {
       const id = created.data.task_id;
       const stream = await openEvents(`${api2.url}/api/tasks/visual/scale/${id}/events`, key);
       assert.equal(stream.status, 200);
-      const events = await stream.events;
+      // The stream ends with the task; a task that never finishes fails here, not at the runner's timeout.
+      const events = await within(stream.events, 120_000, async () => {
+        stream.abort();
+        const seen = (await stream.events).map((e) => `${e.event} ${JSON.stringify(e.data)}`);
+        return `the event stream of task ${id} did not end within 120 s (events: ${seen.join('; ')}; ${stream.comments.length} heartbeats); the task reads ${JSON.stringify(await query(api2, key, id))}`;
+      });
       assert.ok(events.some((e) => e.event === 'progress' && e.data.state === 4), JSON.stringify(events));
       assert.equal(events.at(-1)?.event, 'done');
       assert.equal(events.at(-1)?.data.state, 1);
@@ -215,5 +260,5 @@ describe('scale-out: 2 APIs, 2 workers, PostgreSQL + Redis + S3', () => {
     } finally {
       await receiver.close();
     }
-  });
+  }));
 });

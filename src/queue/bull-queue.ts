@@ -1,6 +1,6 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { EnqueueOptions, JobHandler, JobQueue } from './job-queue.js';
+import type { EnqueueOptions, JobHandler, JobOutcome, JobQueue } from './job-queue.js';
 
 /**
  * BullMQ on Redis (scale-out mode). Job id = task id, so a repeated enqueue of a task
@@ -8,9 +8,20 @@ import type { EnqueueOptions, JobHandler, JobQueue } from './job-queue.js';
  * worker that dies mid-task loses its lock and BullMQ hands the job to another worker
  * (stalled-job recovery), whose processor takes the task over.
  *
- * Attempts are counted in the task store, not here: a job that must run again (a
- * transient failure, or its worker is stopping) is retried after `retryDelayMs` until
- * the store says the task has used its attempts.
+ * Attempts are counted in the task store, not here. A job whose handler answers 'retry'
+ * (a transient failure, or its worker is stopping) or throws goes back through BullMQ's
+ * delayed set: `job.moveToDelayed(now + retryDelayMs, token)` and `DelayedError`, the same
+ * job (id, data, priority) again, no BullMQ attempt counted; the handler stops it once
+ * the store says the task has used its attempts. A group over its cap is put back the
+ * same way, delayed by a moment.
+ *
+ * If that move itself fails, the error is a real BullMQ failure, and two nets keep the
+ * job: its lock was lost (a late renewal, say) and the stalled-job check hands it back
+ * to the queue; or, lock held, the move failed (Redis trouble) and BullMQ retries it
+ * (`ESCAPE_ATTEMPTS`, exponential back-off from `retryDelayMs`). Only a job that fails
+ * for good (those attempts spent, or stalled more than `maxStalledCount` times) leaves
+ * the queue; its group's count is released then, and the task store's reconciler
+ * re-enqueues a task left active.
  *
  * Fair across groups (API keys), the same rule as the embedded queue: a job's BullMQ
  * priority is 1 + the jobs of its group already waiting or running (a per-group
@@ -35,6 +46,9 @@ export interface BullQueueOptions {
   readonly maxRunningPerGroup?: number;
 }
 
+/** BullMQ attempts of a job whose processor failed outright (not a 'retry' outcome): see above. */
+const ESCAPE_ATTEMPTS = 5;
+
 /** BullMQ's largest priority. */
 const MAX_PRIORITY = 2_097_152;
 
@@ -52,13 +66,6 @@ const RELEASE = `
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n <= 1 then redis.call('DEL', KEYS[1]) return 0 end
 return redis.call('DECR', KEYS[1])`;
-
-class RetryLater extends Error {
-  constructor() {
-    super('task went back to the queue');
-    this.name = 'RetryLater';
-  }
-}
 
 export class BullQueue implements JobQueue {
   private readonly connection: Redis;
@@ -98,8 +105,8 @@ export class BullQueue implements JobQueue {
       {
         jobId: taskId,
         priority: Math.min(MAX_PRIORITY, Math.max(1, rank)),
-        attempts: 1000,
-        backoff: { type: 'fixed', delay: this.options.retryDelayMs ?? 2000 },
+        attempts: ESCAPE_ATTEMPTS,
+        backoff: { type: 'exponential', delay: this.options.retryDelayMs ?? 2000 },
         removeOnComplete: true,
         removeOnFail: true,
       },
@@ -114,24 +121,26 @@ export class BullQueue implements JobQueue {
         const runningKey = this.groupKey('running', group);
         const staleMs = this.options.lockDurationMs;
         const admit = () => this.connection.eval(ADMIT, 1, runningKey, String(this.options.maxRunningPerGroup ?? 0), job.id!, String(Date.now()), String(staleMs));
-        if ((await admit()) !== 1) {
-          // The key has its share running: let other keys' jobs go first, try again shortly.
-          await job.moveToDelayed(Date.now() + 250, token);
-          throw new DelayedError();
-        }
+        // The key has its share running: let other keys' jobs go first, try again shortly.
+        if ((await admit()) !== 1) return this.later(job, token, 250);
         const heartbeat = setInterval(() => void admit().catch(() => undefined), Math.max(500, Math.floor(staleMs / 3)));
         const controller = new AbortController();
         this.running.add(controller);
-        let outcome: Awaited<ReturnType<JobHandler>> = 'done';
+        let outcome: JobOutcome;
         try {
           outcome = await handler(job.data.taskId, controller.signal);
-          if (outcome === 'retry') throw new RetryLater();
+        } catch {
+          // The handler records failures itself; an escape (e.g. the database briefly
+          // down) runs the job again later rather than dropping it.
+          outcome = 'retry';
         } finally {
           clearInterval(heartbeat);
           this.running.delete(controller);
           await this.connection.zrem(runningKey, job.id!).catch(() => undefined);
-          if (outcome !== 'retry') await this.connection.eval(RELEASE, 1, this.groupKey('queued', group)).catch(() => undefined);
         }
+        // A job that runs again is still queued: its group's count stays.
+        if (outcome === 'retry') return this.later(job, token, this.options.retryDelayMs ?? 2000);
+        await this.release(group);
       },
       {
         connection: (this.workerConnection = this.connection.duplicate({ maxRetriesPerRequest: null })),
@@ -143,7 +152,21 @@ export class BullQueue implements JobQueue {
       },
     );
     this.worker.on('error', () => undefined);
+    // Failed for good (not a retry by attempts): it left the queue, so its group's count goes.
+    this.worker.on('failed', (job) => {
+      if (job?.finishedOn) void this.release(job.data.group ?? '');
+    });
     await this.worker.waitUntilReady();
+  }
+
+  /** Runs the job again in `ms`, through BullMQ's delayed set (throws DelayedError, as BullMQ asks). */
+  private async later(job: Job, token: string | undefined, ms: number): Promise<never> {
+    await job.moveToDelayed(Date.now() + ms, token);
+    throw new DelayedError();
+  }
+
+  private release(group: string): Promise<unknown> {
+    return this.connection.eval(RELEASE, 1, this.groupKey('queued', group)).catch(() => undefined);
   }
 
   async depth(): Promise<number> {

@@ -1,4 +1,4 @@
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { ImageHeader } from '../engine/image/probe.js';
 import { ClearShotError, toClearShotError } from '../errors/index.js';
@@ -10,6 +10,7 @@ import { checkCallbackUrl, type CallbackGuard } from '../webhooks/callback-url.j
 import { inputKey, resultFileName } from './blob-keys.js';
 import { creditCost } from './credits.js';
 import { OPEN_STATES, STATE, STATE_DETAIL, isTerminal, type Task, type TaskRequest, type TaskState } from './task.js';
+import { waitForEvent } from '../util/wait.js';
 import type { TaskStore } from './task-store.js';
 
 /**
@@ -200,8 +201,7 @@ export class TaskService {
       if (!task) throw new ClearShotError('NOT_FOUND', 'task not found');
       if (isTerminal(task.state) || Date.now() >= deadline || stop.aborted) return task;
       // Local completion wakes us at once; the poll covers other processes (scale-out).
-      const wait = AbortSignal.any([AbortSignal.timeout(Math.min(1000, deadline - Date.now())), stop]);
-      await once(this.events, `settled:${id}`, { signal: wait }).catch(() => undefined);
+      await waitForEvent(this.events, `settled:${id}`, Math.min(1000, deadline - Date.now()), stop);
     }
   }
 

@@ -1,11 +1,30 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from './paths.js';
 import type { TestS3 } from './services.js';
 
-/** The real server (`node dist/src/main.js`, what `npm start` runs) as a child process. */
-export function spawnServer(env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'main.js')], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+/**
+ * The real server (`node dist/src/main.js`, what `npm start` runs) as a child process.
+ * With `logFile`, its stdout and stderr are appended to that file (so a hang can be read
+ * afterwards); without, stdout is dropped and stderr goes to the test's stderr.
+ */
+export function spawnServer(env: NodeJS.ProcessEnv, logFile?: string): ChildProcess {
+  const script = join(REPO_ROOT, 'dist', 'src', 'main.js');
+  if (!logFile) return spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const fd = openSync(logFile, 'a');
+  try {
+    return spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd); // the child has its own copy
+  }
+}
+
+/** The last `lines` lines of a log file ('' if it is missing). */
+export async function logTail(file: string, lines = 60): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').slice(-lines - 1).join('\n');
 }
 
 /** Resolves once GET /healthz answers 200; fails if the process exits first. */

@@ -1,8 +1,8 @@
-import { once } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { ClearShotError } from '../../errors/index.js';
 import { isTerminal, type Task } from '../../tasks/task.js';
 import type { TaskService, TaskView } from '../../tasks/task-service.js';
+import { waitForEvent } from '../../util/wait.js';
 import { apiKeyOf, type Guard } from '../auth.js';
 
 /**
@@ -103,8 +103,7 @@ export function eventRoutes(app: FastifyInstance, deps: EventRoutesDeps): void {
             res.write(': heartbeat\n\n');
             lastWrite = Date.now();
           }
-          const wait = AbortSignal.any([done, AbortSignal.timeout(Math.min(pollMs, deps.config.heartbeatMs))]);
-          await once(deps.tasks.events, `settled:${task.id}`, { signal: wait }).catch(() => undefined);
+          await waitForEvent(deps.tasks.events, `settled:${task.id}`, Math.min(pollMs, deps.config.heartbeatMs), done);
           if (stop.signal.aborted) break;
           if (limit.aborted) {
             res.write(frame('timeout', { message: `the stream lasted ${deps.config.maxMs / 1000} s: reconnect or poll`, ...progressOf(view) }));
