@@ -2,12 +2,12 @@ import { performance } from 'node:perf_hooks';
 import { ClearShotError } from '../errors/index.js';
 import { decodeImage } from './image/decode.js';
 import { defaultFormat, encodeImage } from './image/encode.js';
-import { grayToRgb, resizeRaster, rgbToGray } from './image/raster.js';
+import { allocRaster, grayToRgb, resizeRaster, rgbToGray } from './image/raster.js';
 import { MODELS, type ModelSpec } from './models/model-registry.js';
 import type { ModelSession } from './models/onnx-session.js';
 import { DEFAULT_PRE_DOWNSCALE, planScale, type PreDownscaleTable } from './scale-plan.js';
 import { analyzeImage } from './adapt/analysis.js';
-import { consistencyGate, estimateDefect, fuse, fusionFor } from './adapt/fusion.js';
+import { consistencyGate, DEFAULT_CONSISTENCY, estimateDefect, fuse, fusionFor, type FusionOptions } from './adapt/fusion.js';
 import { chooseRestoration, faceRegionStrength, preDownscale1x } from './adapt/policy.js';
 import { checkOutput, resolveScale } from './scale-rules.js';
 import { runTiled, throwIfAborted } from './tile-runner.js';
@@ -127,8 +127,8 @@ export async function enhance(bytes: Uint8Array, options: EnhanceOptions, ctx: P
         faces = await enhanceFaces({ input: rgbInput, netInput: color, netScale: spec.netScale, output: netOut, scale, signal: options.signal, onProgress }, { ...faceDeps, strength: faceStrength });
         // face_strength 0: the faces stay as the clean path made them.
         if (faces.enhanced > 0 && faceStrength > 0) {
-          const faceFused = fuse(classical, consistencyGate(classical, netOut, rgbInput, scale), { ...fusionFor(scale, faceRegionStrength(restoration, scale)), defect });
-          up = blendMasked(up, faceFused, faceMask(faces, up.width, up.height));
+          if (up === classical) up = { ...up, data: up.data.slice() } as Raster;
+          fuseFaceRegions(up, classical, netOut, rgbInput, scale, faces, { ...fusionFor(scale, faceRegionStrength(restoration, scale)), defect });
         }
       }
       lap('faces');
@@ -184,6 +184,67 @@ function restorationNotes(strength: number, useNetwork: boolean): string[] {
 }
 
 /** out = a (1 - m) + b m, per pixel, for two RGB rasters of one shape. */
+/**
+ * Fuses the face regions again at their own strength and blends the result into `up`
+ * (in place) with the faces' feathered masks. Only the rectangle around the masks is
+ * fused, with a margin wider than every window of the fusion and the gate, its origin
+ * on the 4-pixel grid of the tone low-pass: inside the masks the result is what a fusion
+ * of the whole photo gives, at a fraction of the cost (a 12 MP fusion takes 1-3 s).
+ */
+function fuseFaceRegions(up: Raster, base: Raster, net: Raster, input: Raster, scale: number, faces: FaceReport, o: FusionOptions): void {
+  if (faces.boxes.length === 0) return;
+  const margin = 3 * o.toneRadius + 2 * o.radius + 4 * scale * DEFAULT_CONSISTENCY.radius + 16;
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = 0;
+  let y1 = 0;
+  for (const b of faces.boxes) {
+    // faceMask's support: twice the ellipse's radii around the box centre.
+    const cx = b.x + b.width / 2;
+    const cy = b.y + b.height / 2;
+    x0 = Math.min(x0, cx - 1.1 * b.width);
+    x1 = Math.max(x1, cx + 1.1 * b.width);
+    y0 = Math.min(y0, cy - 1.2 * b.height);
+    y1 = Math.max(y1, cy + 1.2 * b.height);
+  }
+  const grid = 4; // a multiple of every scale (1, 2, 4) and the tone's block size
+  const rx0 = Math.max(0, Math.floor((x0 - margin) / grid) * grid);
+  const ry0 = Math.max(0, Math.floor((y0 - margin) / grid) * grid);
+  const rx1 = Math.min(up.width, Math.ceil((x1 + margin) / grid) * grid);
+  const ry1 = Math.min(up.height, Math.ceil((y1 + margin) / grid) * grid);
+  const w = rx1 - rx0;
+  const h = ry1 - ry0;
+  if (w <= 0 || h <= 0) return;
+  const b = cropRaster(base, rx0, ry0, w, h);
+  const n = cropRaster(net, rx0, ry0, w, h);
+  // The gate compares with the input: its crop covers the same area (sizes stay exact
+  // multiples of the scale, as the image's own are).
+  const i = scale > 1 ? cropRaster(input, rx0 / scale, ry0 / scale, Math.ceil(w / scale), Math.ceil(h / scale)) : input;
+  const fused = fuse(b, consistencyGate(b, n, i, scale), o);
+  const mask = faceMask({ ...faces, boxes: faces.boxes.map((x) => ({ ...x, x: x.x - rx0, y: x.y - ry0 })) }, w, h);
+  const out = up.data;
+  const f = fused.data;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const m = mask[y * w + x]!;
+      if (m <= 0) continue;
+      const oi = ((ry0 + y) * up.width + rx0 + x) * 3;
+      const fi = (y * w + x) * 3;
+      for (let c = 0; c < 3; c++) out[oi + c] = Math.round(out[oi + c]! * (1 - m) + f[fi + c]! * m);
+    }
+  }
+}
+
+function cropRaster(src: Raster, x: number, y: number, width: number, height: number): Raster {
+  const out = allocRaster(width, height, src.channels, src.depth);
+  const ch = src.channels;
+  for (let row = 0; row < height; row++) {
+    const start = ((y + row) * src.width + x) * ch;
+    out.data.set(src.data.subarray(start, start + width * ch), row * width * ch);
+  }
+  return out;
+}
+
 function blendMasked(a: Raster, b: Raster, mask: Float32Array): Raster {
   const out = { ...a, data: a.data.slice() } as Raster;
   const o = out.data;
