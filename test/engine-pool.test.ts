@@ -42,6 +42,22 @@ describe('engine pool (worker threads)', () => {
     assert.equal(ok.width, 64);
   });
 
+  it('makes the int8 decision once for all its workers, and they use it', async () => {
+    const lines: string[] = [];
+    const two = await EnginePool.start({ dataDir: TEST_DATA_DIR, threads: 1, concurrency: 2, preload: ['fast'], log: (l) => lines.push(l) });
+    try {
+      const decisions = lines.filter((l) => /^fast network precision /.test(l));
+      assert.equal(decisions.length, 1, lines.join('\n'));
+      const [a, b] = await Promise.all([two.enhance(await photo(48, 32), { scale: 2 }), two.enhance(await photo(40, 40), { scale: 2 })]);
+      assert.equal(a.width, 96);
+      assert.equal(b.width, 80);
+      // The workers logged no decision of their own.
+      assert.equal(lines.filter((l) => /^fast network precision /.test(l)).length, 1, lines.join('\n'));
+    } finally {
+      await two.close();
+    }
+  });
+
   it('returns typed errors from the worker', async () => {
     await assert.rejects(pool.enhance(Buffer.from('nope')), (e: unknown) => e instanceof ClearShotError && e.code === 'INVALID_IMAGE');
   });

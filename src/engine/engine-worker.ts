@@ -16,7 +16,7 @@ const running = new Map<number, AbortController>();
 async function main(): Promise<void> {
   let engine: LocalEngine;
   try {
-    engine = await LocalEngine.open({ ...init.engine, log: (line) => send({ type: 'log', line }) }, init.paths);
+    engine = await LocalEngine.open({ ...init.engine, log: (line) => send({ type: 'log', line }) }, init.paths, init.int8);
   } catch (err) {
     send({ type: 'init-failed', error: toClearShotError(err, 'MODEL_FAILURE').toJSON() });
     return;

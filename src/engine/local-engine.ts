@@ -1,7 +1,7 @@
 import { MODELS } from './models/model-registry.js';
 import { prepareFaceFidelityModel, prepareModel, type PreparedModel } from './models/model-store.js';
 import { openSession, type ModelSession, type SessionOptions } from './models/onnx-session.js';
-import { Int8Selector, type PrecisionConfig } from './models/int8-selector.js';
+import { Int8Selector, type Int8Known, type PrecisionConfig } from './models/int8-selector.js';
 import { openFaceDetector, type FaceDetector } from './face/face-detector.js';
 import { openAlignedFaceModel, type AlignedFaceModel } from './face/face-restore.js';
 import type { FaceStageDeps } from './face/face-stage.js';
@@ -65,12 +65,14 @@ export class LocalEngine implements Engine {
   private constructor(
     private readonly config: EngineConfig,
     private readonly paths: Partial<Record<ModelName, string>>,
+    int8?: Int8Known,
   ) {
-    this.int8 = new Int8Selector(config, () => this.fp32Path('fast'));
+    this.int8 = new Int8Selector(config, () => this.fp32Path('fast'), int8);
   }
 
-  static async open(config: EngineConfig, paths: Partial<Record<ModelName, string>> = {}): Promise<LocalEngine> {
-    const engine = new LocalEngine(config, paths);
+  /** `int8`: a decision already made (an engine pool's, once for all its workers). */
+  static async open(config: EngineConfig, paths: Partial<Record<ModelName, string>> = {}, int8?: Int8Known): Promise<LocalEngine> {
+    const engine = new LocalEngine(config, paths, int8);
     for (const name of config.preload ?? MODEL_NAMES) await engine.session(name);
     // The int8 decision (and its check) is made at start, where it is logged once.
     if ((config.preload ?? MODEL_NAMES).includes('fast')) await engine.int8.decision();

@@ -15,23 +15,46 @@ export interface PrecisionConfig {
 }
 
 /**
+ * What an engine pool decided once at start and hands to its worker threads, so that
+ * each worker neither repeats the int8 check nor builds the int8 model again.
+ */
+export interface Int8Known {
+  readonly decision: PrecisionDecision;
+  /** The int8 model, when the decision built or needs it. */
+  readonly path?: string | undefined;
+}
+
+/**
  * One engine's int8 state: the cached int8 model of `fast`, the start-time decision
  * for `auto` (made once, logged once) and the per-request override.
  */
 export class Int8Selector {
   private decided: Promise<PrecisionDecision> | undefined;
   private model: Promise<string> | undefined;
+  private built = false;
 
   constructor(
     private readonly config: Pick<EngineConfig, 'dataDir' | 'modelSourceDir' | 'threads' | 'log' | 'precision'>,
     private readonly fp32Path: () => Promise<string>,
-  ) {}
+    known?: Int8Known,
+  ) {
+    if (known) this.decided = Promise.resolve(known.decision);
+    if (known?.path) this.model = Promise.resolve(known.path);
+  }
+
+  /** The decision and, when it was built, the int8 model's path: for an engine pool's workers. */
+  async known(): Promise<Int8Known> {
+    const decision = await this.decision();
+    const path = this.built || decision.precision === 'int8' ? await this.int8Path() : undefined;
+    return { decision, path };
+  }
 
   /** Path of the int8 model, built (calibrated) on first use and cached on disk. */
   int8Path(): Promise<string> {
     if (!this.model) {
       this.model = prepareInt8Model(MODELS.fast, this.config.dataDir, this.config.modelSourceDir ?? undefined, { threads: this.config.threads ?? 0 }).then((m) => {
         if (m.converted) this.config.log?.(`built int8 model fast (${MODELS.fast.source}) at ${m.path}`);
+        this.built = true;
         return m.path;
       });
       this.model.catch(() => (this.model = undefined));
