@@ -317,7 +317,7 @@ export async function faceDetection(): Promise<string> {
 }
 
 /** Extra time of face mode over clean, per face, on the group photos at 1x. */
-async function faceCost(): Promise<string> {
+export async function faceCost(): Promise<string> {
   const engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: ['fast'] });
   const rows: Array<Array<string | number>> = [];
   const perFace: number[] = [];
