@@ -59,6 +59,30 @@ describe('alpha', () => {
     assert.ok(alphaAt(2, 2) >= 250);
   });
 
+  it('a gray PNG with transparency stays gray and transparent (8 and 16 bit)', async () => {
+    for (const space of ['b-w', 'grey16'] as const) {
+      // Gray + alpha, made here: the left half opaque, the right half fully transparent.
+      const sixteen = space === 'grey16';
+      const gray = await sharp(await read('png', 'gray.png')).toColourspace(space).raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
+      const { width, height } = gray.info;
+      const g = sixteen ? new Uint16Array(gray.data.buffer, gray.data.byteOffset, width * height) : new Uint8Array(gray.data);
+      const both = sixteen ? new Uint16Array(width * height * 2) : new Uint8Array(width * height * 2);
+      for (let i = 0; i < width * height; i++) {
+        both[2 * i] = g[i]!;
+        both[2 * i + 1] = i % width < width / 2 ? (sixteen ? 65535 : 255) : 0;
+      }
+      const input = await sharp(both, { raw: { width, height, channels: 2 } }).toColourspace(space).png().toBuffer();
+      const m0 = await sharp(input).metadata();
+      assert.deepEqual([m0.channels, m0.hasAlpha], [2, true], `${space} fixture`);
+      const r = await run(input);
+      const m = await meta(r);
+      assert.deepEqual([m.format, m.channels, m.hasAlpha, m.depth], ['png', 2, true, space === 'b-w' ? 'uchar' : 'ushort'], space);
+      const a = await sharp(r.data).extractChannel('alpha').raw().toBuffer();
+      assert.ok(a[2 * r.width + 2]! >= 250, `${space}: the opaque half stays opaque`);
+      assert.equal(a[3 * r.width - 3], 0, `${space}: the transparent half stays transparent`);
+    }
+  });
+
   it('a transparent WebP stays WebP with alpha', async () => {
     const r = await run(await read('webp', 'alpha.webp'));
     const m = await meta(r);

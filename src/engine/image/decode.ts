@@ -105,6 +105,18 @@ async function decodeWithSharp(bytes: Uint8Array, format: SourceFormat, meta: Me
     if (format === 'gif' && isOpaque(alpha)) return { format, width: info.width, height: info.height, color, icc, exif, notes };
     return { format, width: info.width, height: info.height, color, alpha, icc, exif, notes };
   }
+  if (meta.hasAlpha && !cmyk) {
+    // libvips's 8-bit grey conversion ('b-w') drops the alpha band (grey16 and sRGB keep
+    // it): a grey PNG/WebP/TIFF with transparency would come back opaque. Read it alone.
+    let alphaData: Buffer;
+    try {
+      alphaData = await sharp(bytes, { failOn, limitInputPixels: MAX_SIDE * MAX_SIDE, autoOrient: true, pages: 1, page: 0 }).extractChannel('alpha').raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer();
+    } catch (err) {
+      throw invalidImage(`the ${format} data is corrupt or truncated`, err);
+    }
+    const alpha: Raster = { width: info.width, height: info.height, channels: 1, depth, data: viewAs(alphaData, depth) };
+    if (alpha.data.length === info.width * info.height && !(format === 'gif' && isOpaque(alpha))) return { format, width: info.width, height: info.height, color: raster, alpha, icc, exif, notes };
+  }
   return { format, width: info.width, height: info.height, color: raster, icc, exif, notes };
 }
 
