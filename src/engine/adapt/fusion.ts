@@ -98,9 +98,14 @@ export function boxBlur(src: Float32Array, width: number, height: number, radius
 /** The default `defect` from the mean squared luma change of the network. */
 const defectOf = (meanSquare: number) => 0.5 * Math.sqrt(meanSquare);
 
+/** Luma (BT.601) of net - base at sample `j`, in 8-bit levels (`k` = 1/257 for 16-bit). */
+function lumaDelta(b: Raster['data'], m: Raster['data'], j: number, ch: number, k: number): number {
+  return (ch >= 3 ? 0.299 * (m[j]! - b[j]!) + 0.587 * (m[j + 1]! - b[j + 1]!) + 0.114 * (m[j + 2]! - b[j + 2]!) : m[j]! - b[j]!) * k;
+}
+
 /**
- * The `defect` that {@link fuse} estimates when none is given, for a second fusion that
- * must judge the network's change by the same yardstick as a first (the face step).
+ * The `defect` that {@link fuse} estimates when none is given, taken from a pair before
+ * one of them changes (the face step fuses its regions again after restoring them).
  */
 export function estimateDefect(base: Raster, net: Raster): number {
   const n = base.width * base.height;
@@ -110,8 +115,8 @@ export function estimateDefect(base: Raster, net: Raster): number {
   const m = net.data;
   let se = 0;
   for (let i = 0, j = 0; i < n; i++, j += ch) {
-    const d = (ch >= 3 ? 0.299 * (m[j]! - b[j]!) + 0.587 * (m[j + 1]! - b[j + 1]!) + 0.114 * (m[j + 2]! - b[j + 2]!) : m[j]! - b[j]!) * k;
-    se += d * d;
+    const d = lumaDelta(b, m, j, ch, k);
+    se += Math.fround(d * d); // as fusionWeights sums its Float32Array: the same defect to the bit
   }
   return defectOf(se / n);
 }
@@ -125,9 +130,7 @@ export function fusionWeights(base: Raster, net: Raster, o: FusionOptions): Floa
   const m = net.data;
   const energy = new Float32Array(n);
   for (let i = 0, j = 0; i < n; i++, j += ch) {
-    let d: number;
-    if (ch >= 3) d = (0.299 * (m[j]! - b[j]!) + 0.587 * (m[j + 1]! - b[j + 1]!) + 0.114 * (m[j + 2]! - b[j + 2]!)) * k;
-    else d = (m[j]! - b[j]!) * k;
+    const d = lumaDelta(b, m, j, ch, k);
     energy[i] = d * d;
   }
   let defect = o.defect;

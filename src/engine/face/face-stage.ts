@@ -1,4 +1,4 @@
-import { resizeRaster } from '../image/raster.js';
+import { cropRaster, resizeRaster } from '../image/raster.js';
 import type { ModelSession } from '../models/onnx-session.js';
 import { runTiled, throwIfAborted } from '../tile-runner.js';
 import type { FaceReport, Raster } from '../types.js';
@@ -128,16 +128,6 @@ export async function detect(detector: FaceDetector, input: Raster, output: Rast
   return mergeDetections(await detectOn(detector, output, PADDED_DETECT_EDGE, 1, scale));
 }
 
-function crop(src: Raster, x: number, y: number, width: number, height: number): Raster {
-  const ch = src.channels;
-  const data = src.depth === 16 ? new Uint16Array(width * height * ch) : new Uint8Array(width * height * ch);
-  for (let row = 0; row < height; row++) {
-    const start = ((y + row) * src.width + x) * ch;
-    data.set(src.data.subarray(start, start + width * ch), row * width * ch);
-  }
-  return { width, height, channels: src.channels, depth: src.depth, data };
-}
-
 /** Built-in path: the fidelity network on the face's neighbourhood, blended in place. */
 async function restoreWithFidelity(face: DetectedFace, stage: FaceStageInput, session: ModelSession, strength: number): Promise<void> {
   const { input, netInput, netScale, output, scale } = stage;
@@ -154,7 +144,7 @@ async function restoreWithFidelity(face: DetectedFace, stage: FaceStageInput, se
   const nx1 = Math.min(netInput.width, Math.ceil((cx + half) * kx) + margin);
   const ny1 = Math.min(netInput.height, Math.ceil((cy + half) * ky) + margin);
   if (nx1 - nx0 < 2 || ny1 - ny0 < 2) return;
-  let patch = crop(netInput, nx0, ny0, nx1 - nx0, ny1 - ny0);
+  let patch = cropRaster(netInput, nx0, ny0, nx1 - nx0, ny1 - ny0);
   const long = Math.max(patch.width, patch.height);
   if (long > FIDELITY_MAX_EDGE) {
     const k = FIDELITY_MAX_EDGE / long;
@@ -228,6 +218,17 @@ export async function enhanceFaces(stage: FaceStageInput, deps: FaceStageDeps): 
   };
 }
 
+/** The ellipse of a face's mask (a report box, output pixels). */
+function maskEllipse(b: FaceReport['boxes'][number]): { cx: number; cy: number; rx: number; ry: number } {
+  return { cx: b.x + b.width / 2, cy: b.y + b.height / 2, rx: 0.55 * b.width, ry: 0.6 * b.height };
+}
+
+/** Where a face's mask can be non-zero: the feathered fall-off reaches past the ellipse, so 2x its radii. */
+export function maskSupport(b: FaceReport['boxes'][number]): { x0: number; y0: number; x1: number; y1: number } {
+  const { cx, cy, rx, ry } = maskEllipse(b);
+  return { x0: cx - 2 * rx, y0: cy - 2 * ry, x1: cx + 2 * rx, y1: cy + 2 * ry };
+}
+
 /**
  * Union of the faces' feathered ellipse masks (the same ellipses the fidelity blend
  * uses), per output pixel in [0, 1]; boxes as in the report (output pixels).
@@ -235,15 +236,12 @@ export async function enhanceFaces(stage: FaceStageInput, deps: FaceStageDeps): 
 export function faceMask(report: FaceReport, width: number, height: number): Float32Array {
   const mask = new Float32Array(width * height);
   for (const b of report.boxes) {
-    const cx = b.x + b.width / 2;
-    const cy = b.y + b.height / 2;
-    const rx = 0.55 * b.width;
-    const ry = 0.6 * b.height;
-    // The feathered fall-off reaches past the ellipse: cover 2x its radii.
-    const x0 = Math.max(0, Math.floor(cx - 2 * rx));
-    const x1 = Math.min(width, Math.ceil(cx + 2 * rx));
-    const y0 = Math.max(0, Math.floor(cy - 2 * ry));
-    const y1 = Math.min(height, Math.ceil(cy + 2 * ry));
+    const { cx, cy, rx, ry } = maskEllipse(b);
+    const s = maskSupport(b);
+    const x0 = Math.max(0, Math.floor(s.x0));
+    const x1 = Math.min(width, Math.ceil(s.x1));
+    const y0 = Math.max(0, Math.floor(s.y0));
+    const y1 = Math.min(height, Math.ceil(s.y1));
     for (let y = y0; y < y1; y++) {
       for (let x = x0; x < x1; x++) {
         const m = ellipseMask(x + 0.5, y + 0.5, cx, cy, rx, ry, 0.45);

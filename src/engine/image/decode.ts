@@ -72,7 +72,8 @@ async function decodeWithSharp(bytes: Uint8Array, format: SourceFormat, meta: Me
   // Huffman code", "extraneous bytes") as warnings and fills the rest with grey; such a
   // file is refused (state -7, not charged), not enhanced (README, "Security and privacy").
   const failOn = format === 'jpeg' ? 'warning' : 'error';
-  let pipeline = sharp(bytes, { failOn, limitInputPixels: MAX_SIDE * MAX_SIDE, autoOrient: true, pages: 1, page: 0 });
+  const open = () => sharp(bytes, { failOn, limitInputPixels: MAX_SIDE * MAX_SIDE, autoOrient: true, pages: 1, page: 0 });
+  let pipeline = open();
   let icc: Uint8Array | undefined;
   const colorChannels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
   if (cmyk) {
@@ -110,7 +111,7 @@ async function decodeWithSharp(bytes: Uint8Array, format: SourceFormat, meta: Me
     // it): a grey PNG/WebP/TIFF with transparency would come back opaque. Read it alone.
     let alphaData: Buffer;
     try {
-      alphaData = await sharp(bytes, { failOn, limitInputPixels: MAX_SIDE * MAX_SIDE, autoOrient: true, pages: 1, page: 0 }).extractChannel('alpha').raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer();
+      alphaData = await open().extractChannel('alpha').raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer();
     } catch (err) {
       throw invalidImage(`the ${format} data is corrupt or truncated`, err);
     }

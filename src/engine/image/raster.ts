@@ -9,6 +9,17 @@ export function allocRaster(width: number, height: number, channels: Raster['cha
   return { width, height, channels, depth, data: depth === 16 ? new Uint16Array(n) : new Uint8Array(n) };
 }
 
+/** A copy of the `width` x `height` rectangle of `src` at (`x`, `y`) (inside `src`). */
+export function cropRaster(src: Raster, x: number, y: number, width: number, height: number): Raster {
+  const out = allocRaster(width, height, src.channels, src.depth);
+  const ch = src.channels;
+  for (let row = 0; row < height; row++) {
+    const start = ((y + row) * src.width + x) * ch;
+    out.data.set(src.data.subarray(start, start + width * ch), row * width * ch);
+  }
+  return out;
+}
+
 /** Splits the last channel of a GA/RGBA raster off as a 1-channel alpha raster. */
 export function splitAlpha(src: Raster): { color: Raster; alpha: Raster } {
   const colorChannels = (src.channels - 1) as 1 | 3;

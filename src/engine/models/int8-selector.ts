@@ -31,7 +31,6 @@ export interface Int8Known {
 export class Int8Selector {
   private decided: Promise<PrecisionDecision> | undefined;
   private model: Promise<string> | undefined;
-  private built = false;
 
   constructor(
     private readonly config: Pick<EngineConfig, 'dataDir' | 'modelSourceDir' | 'threads' | 'log' | 'precision'>,
@@ -42,10 +41,10 @@ export class Int8Selector {
     if (known?.path) this.model = Promise.resolve(known.path);
   }
 
-  /** The decision and, when it was built, the int8 model's path: for an engine pool's workers. */
+  /** The decision and, when the check built it or int8 runs, the int8 model's path: for an engine pool's workers. */
   async known(): Promise<Int8Known> {
     const decision = await this.decision();
-    const path = this.built || decision.precision === 'int8' ? await this.int8Path() : undefined;
+    const path = decision.check !== undefined || decision.precision === 'int8' ? await this.int8Path() : undefined;
     return { decision, path };
   }
 
@@ -54,7 +53,6 @@ export class Int8Selector {
     if (!this.model) {
       this.model = prepareInt8Model(MODELS.fast, this.config.dataDir, this.config.modelSourceDir ?? undefined, { threads: this.config.threads ?? 0 }).then((m) => {
         if (m.converted) this.config.log?.(`built int8 model fast (${MODELS.fast.source}) at ${m.path}`);
-        this.built = true;
         return m.path;
       });
       this.model.catch(() => (this.model = undefined));
