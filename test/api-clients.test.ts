@@ -113,6 +113,57 @@ describe('bodies without a Content-Type', () => {
     await expectStatus(await post('<a/>', { 'content-type': 'text/xml' }), 400, /unsupported Content-Type/);
   });
 
+  it("fetch with a string body and no headers of its own (text/plain;charset=UTF-8) is read as JSON", async () => {
+    // The fetch standard gives a string body Content-Type: text/plain;charset=UTF-8.
+    const res = await fetch(`${server.url}/api/tasks/visual/scale`, {
+      method: 'POST',
+      body: JSON.stringify({ image_base64: image.toString('base64'), sync: 1, scale_factor: 2 }),
+      headers: { 'X-API-KEY': server.key },
+    });
+    const r = await json(res);
+    assert.equal(r.http, 200, JSON.stringify(r.body).slice(0, 300));
+    assert.equal(r.body.data.state, 1);
+    assert.deepEqual([r.body.data.image_width, r.body.data.image_height], [48, 32]);
+    // Other parameters of text/plain are fine too.
+    const r2 = await json(await post(JSON.stringify({ image_base64: image.toString('base64'), sync: 1, scale_factor: 1 }), { 'content-type': 'Text/Plain; charset=us-ascii; format=flowed' }));
+    assert.equal(r2.http, 200, JSON.stringify(r2.body).slice(0, 300));
+    assert.equal(r2.body.data.state, 1);
+  });
+
+  it('a text/plain body that is not a JSON object is the same clear 400, naming the accepted types', async () => {
+    for (const text of ['image_url=https://example.com/a.png', '[1,2]', '"a string"', '', '{"image_url": ']) {
+      await expectStatus(await post(text, { 'content-type': 'text/plain;charset=UTF-8' }), 400, /text\/plain body must be a JSON object; otherwise send Content-Type: multipart\/form-data, application\/x-www-form-urlencoded or application\/json/);
+    }
+  });
+
+  it('an empty Content-Type header (raw socket) is read like no Content-Type', async () => {
+    const u = new URL(server.url);
+    const raw = async (payload: string): Promise<{ status: number; body: string }> => {
+      const { connect } = await import('node:net');
+      return new Promise((resolve, reject) => {
+        const socket = connect(Number(u.port), u.hostname, () => {
+          socket.write(
+            `POST /api/tasks/visual/scale HTTP/1.1\r\nHost: ${u.host}\r\nX-API-KEY: ${server.key}\r\nContent-Type: \r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`,
+          );
+        });
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (c: string) => (text += c));
+        socket.on('end', () => {
+          const status = Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0);
+          resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+        });
+        socket.on('error', reject);
+      });
+    };
+    const ok = await raw(JSON.stringify({ image_base64: image.toString('base64'), sync: 1, scale_factor: 1 }));
+    assert.equal(ok.status, 200, ok.body.slice(0, 300));
+    assert.match(ok.body, /"state":1/);
+    const bad = await raw('image_url=https://example.com/a.png');
+    assert.equal(bad.status, 400, bad.body.slice(0, 300));
+    assert.match(bad.body, /without a Content-Type header must be a JSON object/);
+  });
+
   it('header names are case-insensitive as before', async () => {
     const payload = JSON.stringify({ image_base64: image.toString('base64') });
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {

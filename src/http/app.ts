@@ -157,6 +157,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             'multipart/form-data': { schema: createBodyDoc },
             'application/x-www-form-urlencoded': { schema: createBodyDoc },
             'application/json': { schema: createBodyDoc },
+            // fetch()'s default for a string body; read as JSON (an empty or absent
+            // Content-Type is read the same way: src/http/untyped-body.ts).
+            'text/plain': { schema: { ...createBodyDoc, description: 'The same fields as a JSON object, sent as text/plain (any parameters), with an empty Content-Type or with none: read as JSON when the body parses as a JSON object, a 400 otherwise.' } },
           },
         };
         post.callbacks = taskEndedCallbackDoc;

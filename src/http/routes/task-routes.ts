@@ -82,7 +82,7 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
       schema: {
         summary: 'Create a photo enhancement task',
         description:
-          'Body as multipart/form-data (image_file as a file part), application/x-www-form-urlencoded or JSON (also read as JSON when sent without a Content-Type). The image comes from exactly one of image_url, image_file and image_base64. See README for every field.',
+          'Body as multipart/form-data (image_file as a file part), application/x-www-form-urlencoded or JSON (also read as JSON when the body is a JSON object sent without a Content-Type, with an empty one, or as text/plain, which fetch() gives a string body). The image comes from exactly one of image_url, image_file and image_base64. See README for every field.',
         tags: ['tasks'],
         security: [{ apiKey: [] }],
         response: { 200: taskEnvelopeSchema },
