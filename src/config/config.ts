@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClearShotError } from '../errors/index.js';
 import { DEFAULT_FACE_STRENGTH, INT8_MIN_PSNR_DB, MODEL_NAMES, PRECISION_SETTINGS, type ModelName, type PrecisionSetting } from '../engine/types.js';
-import { secretKey } from '../webhooks/signature.js';
+import { secretKey } from './webhook-secret.js';
 
 /**
  * The one configuration module: every environment variable ClearShot reads, with its

@@ -1,10 +1,28 @@
 import type { PoolConfig } from '../engine/engine-pool.js';
 import type { ModelName } from '../engine/types.js';
-import type { ConnectionLimits } from '../http/connection-limits.js';
 import { MAX_REDIRECTS, MAX_URL_LENGTH, type FetchLimits } from '../net/url-fetcher.js';
 import type { TaskServiceConfig } from '../tasks/task-service.js';
 import type { ProcessorConfig } from '../worker/task-processor.js';
 import type { Config } from './config.js';
+
+/**
+ * Limits on how long a client may hold a connection, and how many one address may
+ * hold (issue 13): without them a client with no key could trickle a body and keep a
+ * connection open for ever. Applied to every HTTP app (API and a worker's ops app).
+ *
+ * - `requestTimeoutMs`: the whole request (headers and body) must arrive within this
+ *   time, or Node answers 408 and closes the connection. Only the receiving counts: a
+ *   sync request that waits for its task after its body arrived is not cut.
+ * - `idleTimeoutMs`: a connection with no traffic either way for this long is closed
+ *   (longer than the sync wait, during which the connection is silent).
+ * - `maxPerAddress`: connections one client address may have open at once; the next is
+ *   answered 429 in the usual envelope and closed. 0 = no cap.
+ */
+export interface ConnectionLimits {
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxPerAddress: number;
+}
 
 /**
  * Each component's section of the validated configuration, in the units it works in

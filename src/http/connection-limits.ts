@@ -1,24 +1,9 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ConnectionLimits } from '../config/sections.js';
 
-/**
- * Limits on how long a client may hold a connection, and how many one address may
- * hold (issue 13): without them a client with no key could trickle a body and keep a
- * connection open for ever. Applied to every HTTP app (API and a worker's ops app).
- *
- * - `requestTimeoutMs`: the whole request (headers and body) must arrive within this
- *   time, or Node answers 408 and closes the connection. Only the receiving counts: a
- *   sync request that waits for its task after its body arrived is not cut.
- * - `idleTimeoutMs`: a connection with no traffic either way for this long is closed
- *   (longer than the sync wait, during which the connection is silent).
- * - `maxPerAddress`: connections one client address may have open at once; the next is
- *   answered 429 in the usual envelope and closed. 0 = no cap.
- */
-export interface ConnectionLimits {
-  readonly requestTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly maxPerAddress: number;
-}
+/** The limits themselves are a config section (src/config/sections.ts). */
+export type { ConnectionLimits };
 
 /** Node's own default for receiving the headers. */
 const HEADERS_TIMEOUT_MS = 60_000;

@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Metrics } from '../metrics/metrics.js';
 import { capConnectionsPerAddress, timeoutOptions, type ConnectionLimits } from './connection-limits.js';
 import { metricsAllowed, requestLogSerializers } from './app.js';
-import { failure, success } from './envelope.js';
+import { failure, success } from '../tasks/envelope.js';
 
 /** The HTTP face of a worker-only process: /healthz and /metrics, nothing else. */
 export async function buildOpsApp(deps: { metrics: Metrics; health: () => Promise<Record<string, unknown>>; logger?: FastifyBaseLogger; connections?: ConnectionLimits; metricsToken?: string | undefined }): Promise<FastifyInstance> {

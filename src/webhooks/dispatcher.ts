@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { success } from '../http/envelope.js';
+import { success } from '../tasks/envelope.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { TaskStore } from '../tasks/task-store.js';
 import type { CallbackGuard } from './callback-url.js';

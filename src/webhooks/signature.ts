@@ -1,26 +1,16 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { SECRET_PREFIX, secretKey } from '../config/webhook-secret.js';
 
 /**
  * Webhook signatures in the Standard Webhooks convention: headers `webhook-id`,
  * `webhook-timestamp` (Unix seconds) and `webhook-signature`, the latter
  * `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one per secret, space-separated
  * (rotation: a receiver accepts any signature made with a secret it knows). Secrets
- * are `whsec_` followed by base64 key bytes.
+ * are `whsec_` followed by base64 key bytes (their format: src/config/webhook-secret.ts).
  */
-export const SECRET_PREFIX = 'whsec_';
-
-/** The key bytes of a `whsec_...` secret; throws with a plain reason when malformed. */
-export function secretKey(secret: string): Buffer {
-  const text = secret.trim();
-  if (!text.startsWith(SECRET_PREFIX)) throw new Error('expected whsec_ followed by base64');
-  const b64 = text.slice(SECRET_PREFIX.length);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new Error('expected whsec_ followed by base64');
-  const key = Buffer.from(b64, 'base64');
-  if (key.length < 24 || key.length > 64) throw new Error(`the key must be 24 to 64 bytes, not ${key.length}`);
-  return key;
-}
+export { SECRET_PREFIX, secretKey };
 
 export function sign(key: Buffer, id: string, timestamp: number, body: string): string {
   return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;

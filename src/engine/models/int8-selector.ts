@@ -1,18 +1,9 @@
-import type { EngineConfig } from '../local-engine.js';
+import type { EngineConfig } from '../engine-config.js';
 import type { ModelName } from '../types.js';
 import { prepareInt8Model } from './int8-model.js';
 import { MODELS } from './model-registry.js';
 import { openSession, type ModelSession, type SessionOptions } from './onnx-session.js';
 import { checkInt8, decidePrecision, type Precision, type PrecisionDecision, type PrecisionSetting } from './precision.js';
-
-/** The engine's precision settings (config.ts: CLEARSHOT_PRECISION and friends). */
-export interface PrecisionConfig {
-  readonly setting?: PrecisionSetting | undefined;
-  /** Behave as if the CPU had no VNNI (exercises the fallback). */
-  readonly assumeNoVnni?: boolean | undefined;
-  /** The check's PSNR threshold in dB (default INT8_MIN_PSNR_DB). */
-  readonly minPsnr?: number | undefined;
-}
 
 /**
  * What an engine pool decided once at start and hands to its worker threads, so that

@@ -7,7 +7,7 @@ import type { TaskService } from '../../tasks/task-service.js';
 import { apiKeyOf, type Guard } from '../auth.js';
 import { base64TextLimit } from '../base64-image.js';
 import { parseCreate, type RawCreate } from '../create-params.js';
-import { failure, success } from '../envelope.js';
+import { failure, success } from '../../tasks/envelope.js';
 import { taskEnvelopeSchema } from '../schemas.js';
 
 /** Text fields other than image_base64 stay small. */

@@ -1,4 +1,8 @@
-/** The response envelope of every JSON answer (README, "API"): status repeats the HTTP code. */
+/**
+ * The contract's envelope: every JSON answer of the API (README, "API": status repeats
+ * the HTTP code) and every webhook payload (a task's view in `success`). It lives with
+ * the tasks because both the HTTP layer and the webhook dispatcher render it.
+ */
 export interface Envelope<T> {
   status: number;
   message: string;
