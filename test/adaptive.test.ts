@@ -13,7 +13,9 @@ import { fixture, TEST_DATA_DIR } from './helpers/paths.js';
  * Adaptive enhancement (issue 12) through the real pipeline and network, on a real
  * photo: test/fixtures/photos/aitzgorri.jpg, a 640x480 crop of "aitzgorri" by Aitzol
  * Berasategi (CC-BY-4.0, Debian's lomiri-wallpapers-16.04), saved at JPEG q98 and
- * taken here as the original.
+ * taken here as the original. The engine here restores 1x with the upscaler and its
+ * fusion (CLEARSHOT_RESTORE_1X=upscaler), the path these tests were written for; the
+ * default 1x path, the restoration network, has its own tests (test/restore.test.ts).
  */
 let engine: LocalEngine;
 let original: Raster;
@@ -25,7 +27,7 @@ async function rgb(input: Buffer | string | Uint8Array): Promise<Raster> {
 }
 
 before(async () => {
-  engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 2, preload: ['fast'] });
+  engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 2, preload: ['fast'], restore1x: 'upscaler' });
   original = await rgb(PHOTO);
 });
 after(() => engine.close());

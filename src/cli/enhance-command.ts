@@ -128,7 +128,7 @@ function outputPath(dir: string, item: string, format: OutputFormat, used: Set<s
 /** One line: what the engine measured and what it chose. */
 export function describeAnalysis(a: InputAnalysis, r: EnhanceResult['restoration']): string {
   const q = a.jpegQuality === undefined ? 'none' : `${a.jpegQuality} (${a.jpegQualitySource === 'tables' ? 'from the quantization tables' : 'estimated from blocking'})`;
-  return `analysis: JPEG quality ${q}, noise ${a.noise}, sharpness ${a.sharpness}, blocking ${a.blocking}; degradation ${r.degradation} -> strength ${r.strength}${r.auto ? ' (auto)' : ''}, pre-downscale ${r.preDownscale}`;
+  return `analysis: JPEG quality ${q}, noise ${a.noise}, sharpness ${a.sharpness}, blocking ${a.blocking}; degradation ${r.degradation} -> strength ${r.strength}${r.auto ? ' (auto)' : ''}, network ${r.network}${r.network === 'restore-1x' ? '' : `, pre-downscale ${r.preDownscale}`}`;
 }
 
 /** Runs the command; returns the process exit code. */

@@ -40,6 +40,7 @@ export function engineSection(config: Config): Omit<PoolConfig, 'log'> {
     concurrency: config.concurrency,
     tuning: { maxNetPixels: config.maxNetMegapixels * 1e6 },
     face: { strength: config.faceStrength, model: config.faceModel },
+    restore1x: config.restore1x,
     precision: { setting: config.precision, minPsnr: config.int8MinPsnr, assumeNoVnni: config.int8AssumeNoVnni },
   };
 }

@@ -1,5 +1,5 @@
 import type { PreDownscaleTable } from './scale-plan.js';
-import type { ModelName, PrecisionSetting } from './types.js';
+import type { ModelName, PrecisionSetting, Restore1xStrategy } from './types.js';
 
 /**
  * An engine's settings (the engine section of src/config/sections.ts maps the service's
@@ -20,6 +20,8 @@ export interface EngineConfig {
   readonly log?: (line: string) => void;
   readonly tuning?: PipelineTuning | undefined;
   readonly face?: FaceConfig | undefined;
+  /** How a 1x photo is restored (types.ts, CLEARSHOT_RESTORE_1X); default `network`. */
+  readonly restore1x?: Restore1xStrategy | undefined;
   /** Precision of the fast network (CLEARSHOT_PRECISION; models/precision.ts). Default auto. */
   readonly precision?: PrecisionConfig | undefined;
 }

@@ -6,7 +6,8 @@ import type { EngineConfig } from './engine-config.js';
 import { openFaceDetector, type FaceDetector } from './face/face-detector.js';
 import { openAlignedFaceModel, type AlignedFaceModel } from './face/face-restore.js';
 import type { FaceStageDeps } from './face/face-stage.js';
-import { enhance, type PipelineContext } from './pipeline.js';
+import { restoreModelPath } from './models/restore-model.js';
+import { enhance } from './pipeline.js';
 import { DEFAULT_FACE_STRENGTH, MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
 
 /** What every engine (in-thread or worker pool) offers its callers. */
@@ -36,6 +37,7 @@ export class LocalEngine implements Engine {
   private fidelity: Promise<ModelSession> | undefined;
   private aligned: AlignedFaceModel | undefined;
   private detector: FaceDetector | undefined;
+  private restoreSession: Promise<ModelSession> | undefined;
 
   private constructor(
     private readonly config: EngineConfig,
@@ -49,6 +51,9 @@ export class LocalEngine implements Engine {
   static async open(config: EngineConfig, paths: Partial<Record<ModelName, string>> = {}, int8?: Int8Known): Promise<LocalEngine> {
     const engine = new LocalEngine(config, paths, int8);
     for (const name of config.preload ?? MODEL_NAMES) await engine.session(name);
+    // The 1x restoration network is small (0.5 MB): always loaded at start, so a broken
+    // file fails the boot.
+    if ((config.restore1x ?? 'network') === 'network') await engine.restorer();
     // The int8 decision (and its check) is made at start, where it is logged once.
     if ((config.preload ?? MODEL_NAMES).includes('fast')) await engine.int8.decision();
     // A user's face model is checked at start: a wrong one must fail the boot, not a request.
@@ -68,6 +73,15 @@ export class LocalEngine implements Engine {
       this.sessions.set(key, s);
     }
     return s;
+  }
+
+  /** The 1x restoration network's session (models/restore-model.ts), opened once. */
+  restorer(): Promise<ModelSession> {
+    if (!this.restoreSession) {
+      this.restoreSession = Promise.resolve().then(() => openSession(restoreModelPath(), this.sessionOptions()));
+      this.restoreSession.catch(() => (this.restoreSession = undefined));
+    }
+    return this.restoreSession;
   }
 
   private sessionOptions(): SessionOptions {
@@ -98,11 +112,18 @@ export class LocalEngine implements Engine {
 
   enhance(bytes: Uint8Array, options: EnhanceOptions = {}): Promise<EnhanceResult> {
     const tuning = this.config.tuning;
-    return enhance(bytes, options, { session: (m) => this.session(m, options.precision), faces: () => this.faces(), ...(tuning ? { tuning } : {}) });
+    return enhance(bytes, options, {
+      session: (m) => this.session(m, options.precision),
+      restorer: () => this.restorer(),
+      faces: () => this.faces(),
+      restore1x: this.config.restore1x ?? 'network',
+      ...(tuning ? { tuning } : {}),
+    });
   }
 
   async close(): Promise<void> {
-    const all = [...this.sessions.values()];
+    const all = [...this.sessions.values(), ...(this.restoreSession ? [this.restoreSession] : [])];
+    this.restoreSession = undefined;
     this.sessions.clear();
     for (const s of all) await (await s.catch(() => undefined))?.release();
     const fidelity = this.fidelity;

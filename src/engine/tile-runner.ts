@@ -7,6 +7,8 @@ import type { Raster } from './types.js';
 export interface TileRunOptions {
   readonly tileSize: number;
   readonly overlap: number;
+  /** Tile corners on this grid (a network that pixel-unshuffles by it); the image's sides must be multiples. */
+  readonly align?: number | undefined;
   readonly signal?: AbortSignal | undefined;
   /** Called after each tile with the share of the work done so far (0-1]. */
   readonly onTile?: ((fraction: number) => void) | undefined;
@@ -81,7 +83,7 @@ export async function runTiled(session: ModelSession, src: Raster, scale: number
     depth: src.depth,
     data: src.depth === 16 ? new Uint16Array(width * height * 3) : new Uint8Array(width * height * 3),
   };
-  const tiles = planTiles(src.width, src.height, options.tileSize, options.overlap);
+  const tiles = planTiles(src.width, src.height, options.tileSize, options.overlap, options.align ?? 1);
   const total = src.width * src.height;
   let done = 0;
   for (const tile of tiles) {

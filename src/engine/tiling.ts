@@ -36,10 +36,19 @@ function splitEvenly(length: number, parts: number): Array<[start: number, size:
   return out;
 }
 
-export function planTiles(width: number, height: number, tileSize: number, overlap: number): Tile[] {
-  if (!(tileSize >= 1) || !(overlap >= 0)) throw new RangeError(`bad tiling ${tileSize}/${overlap}`);
-  const cols = splitEvenly(width, Math.ceil(width / tileSize));
-  const rows = splitEvenly(height, Math.ceil(height / tileSize));
+/**
+ * With `align` > 1 (a network that pixel-unshuffles), every tile's inner and outer corner
+ * lies on the `align` grid: the image's sides must be multiples of it, and the overlap is
+ * rounded up to one.
+ */
+export function planTiles(width: number, height: number, tileSize: number, overlap: number, align = 1): Tile[] {
+  if (!(tileSize >= 1) || !(overlap >= 0) || !(align >= 1)) throw new RangeError(`bad tiling ${tileSize}/${overlap}/${align}`);
+  if (width % align !== 0 || height % align !== 0) throw new RangeError(`a ${width}x${height} image cannot be tiled on a grid of ${align}`);
+  const unitTile = Math.max(1, Math.floor(tileSize / align));
+  const scaleUp = (parts: Array<[number, number]>) => parts.map(([s, n]): [number, number] => [s * align, n * align]);
+  const cols = scaleUp(splitEvenly(width / align, Math.ceil(width / align / unitTile)));
+  const rows = scaleUp(splitEvenly(height / align, Math.ceil(height / align / unitTile)));
+  overlap = Math.ceil(overlap / align) * align;
   const tiles: Tile[] = [];
   for (const [y, h] of rows) {
     for (const [x, w] of cols) {

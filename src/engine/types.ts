@@ -18,6 +18,14 @@ export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
 /** `auto` runs int8 only when its output on the start-time check input reaches this PSNR (dB) against FP32's. */
 export const INT8_MIN_PSNR_DB = 42;
 
+/**
+ * How a 1x photo is restored (CLEARSHOT_RESTORE_1X): `network` = ClearShot's restoration
+ * network at the photo's own size; `upscaler` = the x4 network on a shrunk copy, fused
+ * with the input (the path before issue 23).
+ */
+export const RESTORE_1X_STRATEGIES = ['network', 'upscaler'] as const;
+export type Restore1xStrategy = (typeof RESTORE_1X_STRATEGIES)[number];
+
 /** Output scale factors the contract allows (scale_factor 1, 2 or 4). */
 export type ScaleFactor = 1 | 2 | 4;
 export const SCALE_FACTORS: readonly ScaleFactor[] = [1, 2, 4];
@@ -112,7 +120,14 @@ export interface EnhanceResult {
   /** What the engine measured on the input (adapt/analysis.ts), rounded for reports. */
   readonly analysis: InputAnalysis;
   /** How the network's output was used. */
-  readonly restoration: { readonly strength: number; readonly auto: boolean; readonly degradation: number; readonly preDownscale: number };
+  readonly restoration: {
+    readonly strength: number;
+    readonly auto: boolean;
+    readonly degradation: number;
+    readonly preDownscale: number;
+    /** The network that ran (or would have, at strength 0): `restore-1x` (ours, 1x) or the x4 upscaler's model. */
+    readonly network: 'restore-1x' | ModelName;
+  };
   /** Milliseconds spent per step. */
   readonly timings: Readonly<Record<string, number>>;
 }

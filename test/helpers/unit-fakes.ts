@@ -109,7 +109,7 @@ export class FakeEngine implements Engine {
       model: options.model ?? 'fast',
       notes: ['fake engine'],
       analysis: { jpegQuality: 80, jpegQualitySource: 'tables', noise: 0.1, sharpness: 0.2, blocking: 0.3 },
-      restoration: { strength: options.strength ?? 0.75, auto: options.strength === undefined, degradation: 0.4, preDownscale: 1 },
+      restoration: { strength: options.strength ?? 0.75, auto: options.strength === undefined, degradation: 0.4, preDownscale: 1, network: scale === 1 ? 'restore-1x' : options.model ?? 'fast' },
       timings: {},
     };
   }

@@ -1,4 +1,4 @@
-import type { ScaleFactor } from '../types.js';
+import type { Restore1xStrategy, ScaleFactor } from '../types.js';
 import type { ImageAnalysis } from './analysis.js';
 
 /**
@@ -36,16 +36,28 @@ export function degradation(a: ImageAnalysis): number {
   return Math.max(q, noise, blur);
 }
 
-export function autoStrength(a: ImageAnalysis, scale: ScaleFactor): number {
+/**
+ * Auto strength at 1x with the restoration network: its residual is trained to be ~0 on
+ * a clean photo, so the weight only needs to hold back what little it changes on a
+ * near-clean one (docs/BENCHMARKS.md, "Restoration network": strength sweeps per
+ * degradation on the 12 benchmark photos).
+ */
+export const RESTORE_1X_CURVE = { clean: 0.5, damaged: 1, knee: 0.35 } as const;
+
+export function autoStrength(a: ImageAnalysis, scale: ScaleFactor, oneX: Restore1xStrategy = 'upscaler'): number {
   const d = degradation(a);
-  const s = scale === 1 ? 0.15 + 0.6 * d : scale === 2 ? 0.7 + 0.3 * d : 0.6 + 0.3 * d;
+  let s: number;
+  if (scale === 1 && oneX === 'network') {
+    const { clean, damaged, knee } = RESTORE_1X_CURVE;
+    s = clean + (damaged - clean) * Math.min(1, d / knee);
+  } else s = scale === 1 ? 0.15 + 0.6 * d : scale === 2 ? 0.7 + 0.3 * d : 0.6 + 0.3 * d;
   return Math.round(clamp01(s) * 100) / 100;
 }
 
-export function chooseRestoration(a: ImageAnalysis, scale: ScaleFactor, requested: number | undefined): Restoration {
+export function chooseRestoration(a: ImageAnalysis, scale: ScaleFactor, requested: number | undefined, oneX: Restore1xStrategy = 'upscaler'): Restoration {
   const d = Math.round(degradation(a) * 100) / 100;
   if (requested !== undefined) return { strength: clamp01(requested), auto: false, degradation: d };
-  return { strength: autoStrength(a, scale), auto: true, degradation: d };
+  return { strength: autoStrength(a, scale, oneX), auto: true, degradation: d };
 }
 
 /**

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { ClearShotError } from '../../errors/index.js';
 import { calibrate, calibrationCrops, rangesFrom } from './calibrate.js';
 import type { ModelSpec } from './model-registry.js';
 import { cacheConverted, defaultSourceDir, FACE_FIDELITY_PACKAGE, type CachedModel } from './model-store.js';
 import { convertNcnnToOnnx, type ConvertedModel } from './ncnn-to-onnx.js';
+import { packageRoot } from './package-root.js';
 import { convNodes, quantizeModel } from './quantize.js';
 
 /**
@@ -56,15 +56,9 @@ export function calibrationSet(): Array<{ file: string; crops: number }> {
   return set;
 }
 
-/** `test/fixtures/photos` of the package root (the nearest folder above this module with a package.json). */
+/** `test/fixtures/photos` of the package root. */
 export function photosDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new ClearShotError('MODEL_FAILURE', 'cannot find the package root holding test/fixtures/photos (int8 calibration and check photos)');
-    dir = up;
-  }
-  return join(dir, 'test', 'fixtures', 'photos');
+  return join(packageRoot(), 'test', 'fixtures', 'photos');
 }
 
 /** A file inside an installed package (walking up from its entry point), or undefined. */

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { LocalEngine } from '../src/engine/local-engine.js';
+import { openSession, type ModelSession } from '../src/engine/models/onnx-session.js';
+import { RESTORE_MODEL, restoreModelPath } from '../src/engine/models/restore-model.js';
+import { runRestoration } from '../src/engine/steps/restore-network.js';
+import type { Raster } from '../src/engine/types.js';
+import { psnr, readRaster, ssim } from './helpers/image-metrics.js';
+import { fixture, TEST_DATA_DIR } from './helpers/paths.js';
+
+/**
+ * The 1x restoration network (issue 23): the committed ONNX file, its tiling, and the
+ * engine's 1x path through it, on a real photo the network never trained on:
+ * test/fixtures/photos/aitzgorri.jpg (a 640x480 crop of "aitzgorri" by Aitzol
+ * Berasategi, CC-BY-4.0, one of the benchmark's validation photos), taken as the original.
+ */
+const PHOTO = fixture('photos', 'aitzgorri.jpg');
+let engine: LocalEngine;
+let session: ModelSession;
+let original: Raster;
+
+async function rgb(input: Buffer | string | Uint8Array): Promise<Raster> {
+  const { data, info } = await sharp(input).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, channels: 3, depth: 8, data: new Uint8Array(data) };
+}
+
+before(async () => {
+  engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 2, preload: [] });
+  session = await openSession(restoreModelPath(), { threads: 2 });
+  original = await rgb(PHOTO);
+});
+after(async () => {
+  await engine.close();
+  await session.release();
+});
+
+describe('the committed restoration network', () => {
+  it('reproduces the reference output that training/ exported with it, within 1e-4', async () => {
+    const ref = JSON.parse(await readFile(restoreModelPath().replace(/\.onnx$/, '.reference.json'), 'utf8')) as { shape: number[]; input: number[]; output: number[] };
+    const [, c, h, w] = ref.shape as [number, number, number, number];
+    const out = await session.run(Float32Array.from(ref.input), c, h, w);
+    assert.deepEqual([out.channels, out.height, out.width], [c, h, w]);
+    let worst = 0;
+    for (let i = 0; i < ref.output.length; i++) worst = Math.max(worst, Math.abs(out.data[i]! - ref.output[i]!));
+    assert.ok(worst < 1e-4, `max abs difference ${worst}`);
+    // The reference is not the identity: the network does change its input.
+    let moved = 0;
+    for (let i = 0; i < ref.output.length; i++) moved = Math.max(moved, Math.abs(ref.output[i]! - ref.input[i]!));
+    assert.ok(moved > 1 / 255, `the reference output equals its input (${moved})`);
+  });
+
+  it('tiled equals untiled (>= 50 dB), on odd sizes too', async () => {
+    const crop = await rgb(await sharp(PHOTO).extract({ left: 100, top: 60, width: 301, height: 203 }).jpeg({ quality: 60 }).toBuffer());
+    const whole = await runRestoration(session, crop, RESTORE_MODEL, { tileSize: 1024 });
+    const tiled = await runRestoration(session, crop, RESTORE_MODEL, { tileSize: 64 });
+    assert.deepEqual([whole.width, whole.height, tiled.width, tiled.height], [301, 203, 301, 203]);
+    const p = psnr(tiled, whole);
+    assert.ok(p >= 50, `tiled vs untiled ${p.toFixed(2)} dB`);
+    // And the network changed the JPEG (not a pass-through).
+    assert.ok(psnr(whole, crop) < 50);
+  });
+});
+
+describe('1x through the engine', () => {
+  it('a clean photo (JPEG q95) at auto stays within 0.05 dB and 0.0005 SSIM of itself', async () => {
+    const input = await sharp(PHOTO).jpeg({ quality: 95 }).toBuffer();
+    const r = await engine.enhance(input, { scale: 1, format: 'png' });
+    assert.equal(r.restoration.network, 'restore-1x');
+    assert.equal(r.restoration.auto, true);
+    const [inp, out] = [await rgb(input), await readRaster(r.data)];
+    const dP = psnr(out, original) - psnr(inp, original);
+    const dS = ssim(out, original) - ssim(inp, original);
+    assert.ok(dP >= -0.05 && dS >= -0.0005, `dPSNR ${dP.toFixed(3)} dB, dSSIM ${dS.toFixed(5)}`);
+  });
+
+  it('a JPEG q40 at auto gains at least 1 dB', async () => {
+    const input = await sharp(PHOTO).jpeg({ quality: 40 }).toBuffer();
+    const r = await engine.enhance(input, { scale: 1, format: 'png' });
+    assert.equal(r.restoration.network, 'restore-1x');
+    const [inp, out] = [await rgb(input), await readRaster(r.data)];
+    const gain = psnr(out, original) - psnr(inp, original);
+    assert.ok(gain >= 1, `gain ${gain.toFixed(2)} dB (strength ${r.restoration.strength})`);
+    assert.ok(ssim(out, original) > ssim(inp, original));
+  });
+
+  it('strength 0 returns the input without running the network; 1 is the network; 0.5 is half its residual', async () => {
+    const input = await sharp(PHOTO).extract({ left: 0, top: 0, width: 200, height: 150 }).jpeg({ quality: 50 }).toBuffer();
+    const zero = await engine.enhance(input, { scale: 1, strength: 0, format: 'png' });
+    assert.equal(zero.timings.inference, undefined, 'the network did not run');
+    assert.equal(psnr(await readRaster(zero.data), await rgb(input)), Infinity);
+    const one = await readRaster((await engine.enhance(input, { scale: 1, strength: 1, format: 'png' })).data);
+    const net = await runRestoration(session, await rgb(input), RESTORE_MODEL);
+    assert.equal(psnr(one, net), Infinity);
+    const half = await readRaster((await engine.enhance(input, { scale: 1, strength: 0.5, format: 'png' })).data);
+    const inp = await rgb(input);
+    let worst = 0;
+    for (let i = 0; i < half.data.length; i++) worst = Math.max(worst, Math.abs(half.data[i]! - (inp.data[i]! + 0.5 * (net.data[i]! - inp.data[i]!))));
+    assert.ok(worst <= 0.5 + 1e-9, `half strength is off by ${worst} levels`);
+  });
+
+  it('gray, 16-bit and alpha inputs keep their channels and depth', async () => {
+    const base = sharp(PHOTO).extract({ left: 10, top: 10, width: 121, height: 77 });
+    const gray = await engine.enhance(await base.clone().toColourspace('b-w').png().toBuffer(), { scale: 1 });
+    const grayMeta = await sharp(gray.data).metadata();
+    assert.deepEqual([grayMeta.width, grayMeta.height, grayMeta.channels], [121, 77, 1]);
+    const deep = await engine.enhance(await base.clone().toColourspace('rgb16').png().toBuffer(), { scale: 1 });
+    const deepMeta = await sharp(deep.data).metadata();
+    assert.deepEqual([deepMeta.width, deepMeta.height, deepMeta.depth], [121, 77, 'ushort']);
+    const alpha = await engine.enhance(await base.clone().ensureAlpha(0.5).png().toBuffer(), { scale: 1 });
+    const alphaMeta = await sharp(alpha.data).metadata();
+    assert.deepEqual([alphaMeta.width, alphaMeta.height, alphaMeta.channels, alphaMeta.hasAlpha], [121, 77, 4, true]);
+  });
+
+  it('CLEARSHOT_RESTORE_1X=upscaler keeps the path before it', async () => {
+    const upscaler = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 2, preload: [], restore1x: 'upscaler' });
+    try {
+      const input = await sharp(PHOTO).extract({ left: 0, top: 0, width: 160, height: 120 }).jpeg({ quality: 60 }).toBuffer();
+      const r = await upscaler.enhance(input, { scale: 1, format: 'png' });
+      assert.equal(r.restoration.network, 'fast');
+      assert.ok(r.restoration.preDownscale > 1);
+    } finally {
+      await upscaler.close();
+    }
+  });
+});
