@@ -74,13 +74,13 @@ const defectOf = (c: Case) => process.env.DEFECT_MODE === 'auto' ? undefined : N
 // S=auto: the engine's own choice (policy.ts's strength, fusion.ts's settings for the scale, defect from D).
 // GATE: consistency-gate tau values at 2x/4x (0 = no gate); unset = the engine's.
 const gates = (process.env.GATE ?? String(DEFAULT_CONSISTENCY.tau)).split(',').map(Number);
-const floors = process.env.TFLOOR?.split(',').map(Number);
-if (process.env.S === 'auto') for (const gate of gates) for (const toneFloor of floors ?? [undefined]) grid.push({ label: `auto (engine) gate=${gate}${toneFloor === undefined ? '' : ` floor=${toneFloor}`}`, gate, o: (c) => ({ ...fusionFor(variantScale(c.variant), autoStrength(c.a, variantScale(c.variant))), ...(toneFloor === undefined ? {} : { toneFloor }) }) });
+// (The tone floor that TFLOOR once swept was not adopted and is gone from fusion.ts.)
+if (process.env.S === 'auto') for (const gate of gates) grid.push({ label: `auto (engine) gate=${gate}`, gate, o: (c) => fusionFor(variantScale(c.variant), autoStrength(c.a, variantScale(c.variant))) });
 else for (const gate of gates) for (const s of (process.env.S ?? '0,0.25,0.5,0.75,1').split(',').map(Number)) {
   for (const tone of (process.env.TONE ?? '0,12').split(',').map(Number)) {
     for (const texture of (process.env.TEX ?? '0,3').split(',').map(Number)) {
       for (const tau of (process.env.TAU ?? '2').split(',').map(Number)) {
-        for (const toneFloor of floors ?? [0]) grid.push({ label: `s=${s} tone=${tone} floor=${toneFloor} tex=${texture} tau=${tau} gate=${gate}`, gate, o: (c) => ({ ...DEFAULT_FUSION, toneFloor, strength: s, toneRadius: tone * variantScale(c.variant) / (variantScale(c.variant) > 1 ? 2 : 1), texture, tau, defect: defectOf(c) }) });
+        grid.push({ label: `s=${s} tone=${tone} tex=${texture} tau=${tau} gate=${gate}`, gate, o: (c) => ({ ...DEFAULT_FUSION, strength: s, toneRadius: tone * variantScale(c.variant) / (variantScale(c.variant) > 1 ? 2 : 1), texture, tau, defect: defectOf(c) }) });
       }
     }
   }

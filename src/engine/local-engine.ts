@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+import { setImageThreads } from './image/raster.js';
 import { MODELS } from './models/model-registry.js';
 import { prepareFaceFidelityModel, prepareModel, type PreparedModel } from './models/model-store.js';
 import { openSession, type ModelSession, type SessionOptions } from './models/onnx-session.js';
@@ -49,6 +51,7 @@ export class LocalEngine implements Engine {
 
   /** `int8`: a decision already made (an engine pool's, once for all its workers). */
   static async open(config: EngineConfig, paths: Partial<Record<ModelName, string>> = {}, int8?: Int8Known): Promise<LocalEngine> {
+    setImageThreads(config.threads || availableParallelism());
     const engine = new LocalEngine(config, paths, int8);
     for (const name of config.preload ?? MODEL_NAMES) await engine.session(name);
     // The 1x restoration network is small (0.5 MB): always loaded at start, so a broken

@@ -38,11 +38,6 @@ export interface FusionOptions {
   readonly texture: number;
   /** Radius of the low-pass whose share of the change is removed (0 = keep the network's tone). */
   readonly toneRadius: number;
-  /**
-   * Deep shadows (local mean luma of the classical image, 8-bit levels) where the tone is
-   * not anchored: below `toneFloor` none, full from twice it. Unset or 0: anchored everywhere.
-   */
-  readonly toneFloor?: number;
 }
 
 export const DEFAULT_FUSION: Omit<FusionOptions, 'strength' | 'defect'> = { radius: 4, tau: 2, texture: 3, toneRadius: 12 };
@@ -55,44 +50,75 @@ export function fusionFor(scale: number, strength: number): FusionOptions {
 
 /**
  * In-place separable box blur (edges clamped), repeated `passes` times (3 ~ Gaussian).
- * Both passes walk rows in memory order (the vertical one keeps running column sums),
- * so a 12 MP plane takes tens of milliseconds, not seconds.
+ * Each horizontal pass slides a window along the row with the clamped ends handled
+ * outside the inner loop; each vertical pass keeps running column sums and reads the
+ * rows that leave the window from a ring of the last 2r + 1 original rows, so no copy of
+ * the plane is made. A 4 MP plane takes a few tens of milliseconds per pass.
  */
 export function boxBlur(src: Float32Array, width: number, height: number, radius: number, passes = 1): Float32Array {
   const r = Math.round(radius);
-  if (r < 1) return src;
+  if (r < 1 || width < 1 || height < 1) return src;
   const norm = 1 / (2 * r + 1);
   const line = new Float32Array(width);
-  const sums = new Float32Array(width);
-  const copy = new Float32Array(src.length);
+  const sums = new Float64Array(width);
+  const ringRows = 2 * r + 2;
+  const ring = new Float32Array(ringRows * width);
   for (let pass = 0; pass < passes; pass++) {
-    for (let y = 0; y < height; y++) {
-      const row = y * width;
-      let acc = 0;
-      for (let k = -r; k <= r; k++) acc += src[row + Math.min(width - 1, Math.max(0, k))]!;
-      for (let x = 0; x < width; x++) {
-        line[x] = acc * norm;
-        acc += src[row + Math.min(width - 1, x + r + 1)]! - src[row + Math.max(0, x - r)]!;
-      }
-      src.set(line, row);
-    }
-    copy.set(src);
+    for (let y = 0; y < height; y++) blurRow(src, y * width, width, r, norm, line);
+    // Vertical: out[y] = mean of rows clamp(y - r) .. clamp(y + r) of the original.
     sums.fill(0);
     for (let k = -r; k <= r; k++) {
       const row = Math.min(height - 1, Math.max(0, k)) * width;
-      for (let x = 0; x < width; x++) sums[x]! += copy[row + x]!;
+      for (let x = 0; x < width; x++) sums[x]! += src[row + x]!;
     }
+    // Rows are overwritten in order; an original row y is still needed until row y + r
+    // (as the row that leaves the window), so it is kept in the ring until then.
     for (let y = 0; y < height; y++) {
       const row = y * width;
-      const add = Math.min(height - 1, y + r + 1) * width;
-      const drop = Math.max(0, y - r) * width;
+      const slot = (y % ringRows) * width;
+      ring.set(src.subarray(row, row + width), slot);
+      const addY = Math.min(height - 1, y + r + 1);
+      const dropY = Math.max(0, y - r);
+      const add = addY * width;
+      const drop = (dropY % ringRows) * width;
+      // The row that enters is original (not yet overwritten: addY > y, or the clamped last row).
+      const addFromRing = addY <= y;
+      const addBase = addFromRing ? (addY % ringRows) * width : add;
+      const addSrc = addFromRing ? ring : src;
       for (let x = 0; x < width; x++) {
-        src[row + x] = sums[x]! * norm;
-        sums[x]! += copy[add + x]! - copy[drop + x]!;
+        const v = sums[x]!;
+        src[row + x] = v * norm;
+        sums[x] = v + addSrc[addBase + x]! - ring[drop + x]!;
       }
     }
   }
   return src;
+}
+
+/** One horizontal box pass over a row, in place (clamped ends). */
+function blurRow(src: Float32Array, row: number, width: number, r: number, norm: number, line: Float32Array): void {
+  const last = width - 1;
+  let acc = 0;
+  for (let k = -r; k <= r; k++) acc += src[row + (k < 0 ? 0 : k > last ? last : k)]!;
+  // x where both x - r >= 0 and x + r + 1 <= last: no clamping.
+  const lo = Math.min(width, r);
+  const hi = Math.max(lo, width - r - 1);
+  let x = 0;
+  for (; x < lo; x++) {
+    line[x] = acc * norm;
+    const a = x + r + 1;
+    acc += src[row + (a > last ? last : a)]! - src[row]!;
+  }
+  for (; x < hi; x++) {
+    line[x] = acc * norm;
+    acc += src[row + x + r + 1]! - src[row + x - r]!;
+  }
+  for (; x < width; x++) {
+    line[x] = acc * norm;
+    const d = x - r;
+    acc += src[row + last]! - src[row + (d < 0 ? 0 : d)]!;
+  }
+  src.set(line, row);
 }
 
 /** The default `defect` from the mean squared luma change of the network. */
@@ -129,9 +155,16 @@ export function fusionWeights(base: Raster, net: Raster, o: FusionOptions): Floa
   const b = base.data;
   const m = net.data;
   const energy = new Float32Array(n);
-  for (let i = 0, j = 0; i < n; i++, j += ch) {
-    const d = lumaDelta(b, m, j, ch, k);
-    energy[i] = d * d;
+  if (ch === 3) {
+    for (let i = 0, j = 0; i < n; i++, j += 3) {
+      const d = (0.299 * (m[j]! - b[j]!) + 0.587 * (m[j + 1]! - b[j + 1]!) + 0.114 * (m[j + 2]! - b[j + 2]!)) * k;
+      energy[i] = d * d;
+    }
+  } else {
+    for (let i = 0, j = 0; i < n; i++, j += ch) {
+      const d = lumaDelta(b, m, j, ch, k);
+      energy[i] = d * d;
+    }
   }
   let defect = o.defect;
   if (defect === undefined) {
@@ -179,64 +212,100 @@ export function fuse(base: Raster, net: Raster, o: FusionOptions): Raster {
     }
     return out;
   }
-  // The change's low-pass at a quarter of the resolution: box-average 4x4 blocks, blur there
-  // (radius / 4, three passes ~ Gaussian), bilinear back up; all channels in one pass each way.
+  // The change's low-pass at a quarter of the resolution: box-average 4x4 blocks (a
+  // partial block at the right or bottom edge over its own pixels), blur there (radius / 4,
+  // three passes ~ Gaussian), bilinear back up. Blocks are kept interleaved (sw x ch).
   const f = 4;
   const sw = Math.ceil(width / f);
   const sh = Math.ceil(height / f);
-  const small = Array.from({ length: ch }, () => new Float32Array(sw * sh));
-  const count = new Float32Array(sw * sh);
-  const floor = o.toneFloor ?? 0;
-  const level = floor > 0 ? new Float32Array(sw * sh) : undefined;
-  const lk = base.depth === 16 ? 1 / 257 : 1;
-  for (let y = 0, i = 0, j = 0; y < height; y++) {
-    const sy = (y >> 2) * sw;
+  const small = new Float32Array(sw * sh * ch);
+  for (let y = 0; y < height; y++) {
+    const sRow = (y >> 2) * sw * ch;
+    let i = y * width;
+    let j = i * ch;
+    if (ch === 3) {
+      for (let x = 0; x < width; x++, i++, j += 3) {
+        const wi = w[i]!;
+        const si = sRow + (x >> 2) * 3;
+        small[si]! += wi * (m[j]! - b[j]!);
+        small[si + 1]! += wi * (m[j + 1]! - b[j + 1]!);
+        small[si + 2]! += wi * (m[j + 2]! - b[j + 2]!);
+      }
+      continue;
+    }
     for (let x = 0; x < width; x++, i++) {
-      const si = sy + (x >> 2);
       const wi = w[i]!;
-      count[si]! += 1;
-      if (level) level[si]! += (ch >= 3 ? 0.299 * b[j]! + 0.587 * b[j + 1]! + 0.114 * b[j + 2]! : b[j]!) * lk;
-      for (let c = 0; c < ch; c++, j++) small[c]![si]! += wi * (m[j]! - b[j]!);
+      const si = sRow + (x >> 2) * ch;
+      for (let c = 0; c < ch; c++, j++) small[si + c]! += wi * (m[j]! - b[j]!);
     }
   }
-  for (const plane of small) {
-    for (let k = 0; k < plane.length; k++) plane[k]! /= count[k]!;
-    boxBlur(plane, sw, sh, Math.max(1, o.toneRadius / f), 3);
-  }
-  if (level) {
-    // Anchoring fades out in deep shadows: there the input's mean is raised by clipped noise.
-    for (let k = 0; k < level.length; k++) level[k]! /= count[k]!;
-    boxBlur(level, sw, sh, Math.max(1, o.toneRadius / f), 3);
-    for (let k = 0; k < level.length; k++) {
-      const a = Math.min(1, Math.max(0, (level[k]! - floor) / floor));
-      for (const plane of small) plane[k]! *= a;
+  const lastW = width - (sw - 1) * f;
+  const lastH = height - (sh - 1) * f;
+  for (let by = 0; by < sh; by++) {
+    const rows = by === sh - 1 ? lastH : f;
+    for (let bx = 0; bx < sw; bx++) {
+      const inv = 1 / (rows * (bx === sw - 1 ? lastW : f));
+      const k = (by * sw + bx) * ch;
+      for (let c = 0; c < ch; c++) small[k + c]! *= inv;
     }
   }
+  const planes = Array.from({ length: ch }, (_, c) => {
+    const plane = new Float32Array(sw * sh);
+    for (let k = 0; k < plane.length; k++) plane[k] = small[k * ch + c]!;
+    return boxBlur(plane, sw, sh, Math.max(1, o.toneRadius / f), 3);
+  });
+  // Bilinear weights along x, once; per output row the two block rows are mixed in y
+  // first (sw x ch values), then each pixel mixes two neighbours of that row.
   const xi0 = new Int32Array(width);
   const xi1 = new Int32Array(width);
   const xt = new Float32Array(width);
   for (let x = 0; x < width; x++) {
     const fx = Math.min(sw - 1, Math.max(0, (x + 0.5) / f - 0.5));
-    xi0[x] = Math.floor(fx);
-    xi1[x] = Math.min(sw - 1, xi0[x]! + 1);
-    xt[x] = fx - xi0[x]!;
+    xi0[x] = Math.floor(fx) * ch;
+    xi1[x] = Math.min(sw - 1, Math.floor(fx) + 1) * ch;
+    xt[x] = fx - Math.floor(fx);
   }
-  for (let y = 0, i = 0, j = 0; y < height; y++) {
+  const toneRow = new Float32Array(sw * ch);
+  for (let y = 0; y < height; y++) {
     const fy = Math.min(sh - 1, Math.max(0, (y + 0.5) / f - 0.5));
     const r0 = Math.floor(fy) * sw;
     const r1 = Math.min(sh - 1, Math.floor(fy) + 1) * sw;
     const ty = fy - Math.floor(fy);
+    for (let c = 0; c < ch; c++) {
+      const p = planes[c]!;
+      for (let k = 0; k < sw; k++) toneRow[k * ch + c] = p[r0 + k]! + (p[r1 + k]! - p[r0 + k]!) * ty;
+    }
+    let i = y * width;
+    let j = i * ch;
+    if (ch === 3) {
+      for (let x = 0; x < width; x++, i++, j += 3) {
+        const a0 = xi0[x]!;
+        const a1 = xi1[x]!;
+        const t = xt[x]!;
+        const wi = w[i]!;
+        const t0 = toneRow[a0]!;
+        const t1 = toneRow[a0 + 1]!;
+        const t2 = toneRow[a0 + 2]!;
+        const b0 = b[j]!;
+        const b1 = b[j + 1]!;
+        const b2 = b[j + 2]!;
+        const v0 = b0 + wi * (m[j]! - b0) - (t0 + (toneRow[a1]! - t0) * t) + 0.5;
+        const v1 = b1 + wi * (m[j + 1]! - b1) - (t1 + (toneRow[a1 + 1]! - t1) * t) + 0.5;
+        const v2 = b2 + wi * (m[j + 2]! - b2) - (t2 + (toneRow[a1 + 2]! - t2) * t) + 0.5;
+        o8[j] = v0 <= 0 ? 0 : v0 >= max ? max : v0;
+        o8[j + 1] = v1 <= 0 ? 0 : v1 >= max ? max : v1;
+        o8[j + 2] = v2 <= 0 ? 0 : v2 >= max ? max : v2;
+      }
+      continue;
+    }
     for (let x = 0; x < width; x++, i++) {
-      const a0 = r0 + xi0[x]!;
-      const a1 = r0 + xi1[x]!;
-      const b0 = r1 + xi0[x]!;
-      const b1 = r1 + xi1[x]!;
+      const a0 = xi0[x]!;
+      const a1 = xi1[x]!;
       const t = xt[x]!;
       const wi = w[i]!;
       for (let c = 0; c < ch; c++, j++) {
-        const p = small[c]!;
-        const top = p[a0]! + (p[a1]! - p[a0]!) * t;
-        const tone = top + (p[b0]! + (p[b1]! - p[b0]!) * t - top) * ty;
+        const t0 = toneRow[a0 + c]!;
+        const tone = t0 + (toneRow[a1 + c]! - t0) * t;
         const v = b[j]! + wi * (m[j]! - b[j]!) - tone + 0.5;
         o8[j] = v <= 0 ? 0 : v >= max ? max : v;
       }
@@ -265,30 +334,63 @@ export interface ConsistencyOptions {
 
 export const DEFAULT_CONSISTENCY: ConsistencyOptions = { tau: 1.5, floor: 1, radius: 2 };
 
-/** Luma (BT.601, 8-bit units) of a raster shrunk by an integer factor with an area filter. */
-function areaLuma(r: Raster, f: number, width: number, height: number): Float32Array {
-  const out = new Float32Array(width * height);
-  const k = (r.depth === 16 ? 1 / 257 : 1) / (f * f);
-  const ch = r.channels;
-  const d = r.data;
-  for (let y = 0; y < height * f; y++) {
-    const row = Math.floor(y / f) * width;
-    for (let x = 0, j = y * r.width * ch; x < width * f; x++, j += ch) {
-      const v = ch >= 3 ? 0.299 * d[j]! + 0.587 * d[j + 1]! + 0.114 * d[j + 2]! : d[j]!;
-      out[row + Math.floor(x / f)]! += v * k;
+/**
+ * Luma (BT.601, 8-bit units) of two rasters of one shape shrunk by an integer factor with
+ * an area filter, in one pass over both.
+ */
+function areaLumas(n: Raster, b: Raster, f: number, width: number, height: number): [Float32Array, Float32Array] {
+  const outN = new Float32Array(width * height);
+  const outB = new Float32Array(width * height);
+  const k = (n.depth === 16 ? 1 / 257 : 1) / (f * f);
+  const ch = n.channels;
+  const dn = n.data;
+  const db = b.data;
+  const accN = new Float64Array(width);
+  const accB = new Float64Array(width);
+  for (let yi = 0; yi < height; yi++) {
+    accN.fill(0);
+    accB.fill(0);
+    for (let dy = 0; dy < f; dy++) {
+      let j = (yi * f + dy) * n.width * ch;
+      for (let xi = 0; xi < width; xi++) {
+        let sN = 0;
+        let sB = 0;
+        for (let dx = 0; dx < f; dx++, j += ch) {
+          sN += ch >= 3 ? 0.299 * dn[j]! + 0.587 * dn[j + 1]! + 0.114 * dn[j + 2]! : dn[j]!;
+          sB += ch >= 3 ? 0.299 * db[j]! + 0.587 * db[j + 1]! + 0.114 * db[j + 2]! : db[j]!;
+        }
+        accN[xi]! += sN;
+        accB[xi]! += sB;
+      }
+    }
+    const row = yi * width;
+    for (let xi = 0; xi < width; xi++) {
+      outN[row + xi] = accN[xi]! * k;
+      outB[row + xi] = accB[xi]! * k;
     }
   }
-  return out;
+  return [outN, outB];
 }
 
 /** The network's output with its change scaled down where it disagrees with the input (see ConsistencyOptions); `net` itself when scale is 1 or the sizes are not exact multiples. */
 export function consistencyGate(base: Raster, net: Raster, input: Raster, scale: number, o: ConsistencyOptions = DEFAULT_CONSISTENCY): Raster {
+  const c = gateMap(base, net, input, scale, o);
+  if (!c) return net;
+  const out = allocRaster(base.width, base.height, base.channels, base.depth);
+  applyGate(base, net, c, input.width, input.height, out, 0, base.height);
+  return out;
+}
+
+/**
+ * The gate's weights c at input resolution (see ConsistencyOptions), or undefined when
+ * nothing is gated (every c is 1), the scale is 1 or the sizes are not exact multiples.
+ */
+export function gateMap(base: Raster, net: Raster, input: Raster, scale: number, o: ConsistencyOptions = DEFAULT_CONSISTENCY): Float32Array | undefined {
   const f = Math.round(scale);
   const { width: iw, height: ih } = input;
-  if (f < 2 || base.width !== iw * f || base.height !== ih * f || net.width !== base.width || net.height !== base.height || base.channels !== net.channels || base.depth !== net.depth) return net;
+  if (f < 2 || base.width !== iw * f || base.height !== ih * f || net.width !== base.width || net.height !== base.height || base.channels !== net.channels || base.depth !== net.depth) return undefined;
   const li = lumaOf(input);
-  const eN = areaLuma(net, f, iw, ih);
-  const eB = areaLuma(base, f, iw, ih);
+  const [eN, eB] = areaLumas(net, base, f, iw, ih);
   for (let i = 0; i < li.length; i++) {
     eN[i] = (eN[i]! - li[i]!) ** 2;
     eB[i] = (eB[i]! - li[i]!) ** 2;
@@ -304,30 +406,58 @@ export function consistencyGate(base: Raster, net: Raster, input: Raster, scale:
     c[i] = e <= allowed ? 1 : allowed / e;
     if (c[i]! < 1) gated = true;
   }
-  if (!gated) return net;
-  const { width, height, channels: ch } = base;
-  const out = allocRaster(width, height, ch, base.depth);
+  return gated ? c : undefined;
+}
+
+/**
+ * Rows [y0, y1) of the gated output into `out`: B + g (N - B), rounded, with g the gate
+ * map bilinearly at output pixels (centres aligned). Per output row the two input rows
+ * are mixed first; a row whose weights are all 1 is the network's row as it is.
+ */
+export function applyGate(base: Raster, net: Raster, c: Float32Array, iw: number, ih: number, out: Raster, y0: number, y1: number): void {
+  const { width, channels: ch } = base;
+  const f = Math.round(width / iw);
   const b = base.data;
   const m = net.data;
   const o8 = out.data;
-  // Bilinear from input to output pixels (pixel centres aligned).
-  for (let y = 0, j = 0; y < height; y++) {
+  const x0s = new Int32Array(width);
+  const x1s = new Int32Array(width);
+  const txs = new Float32Array(width);
+  for (let x = 0; x < width; x++) {
+    const fx = Math.min(iw - 1, Math.max(0, (x + 0.5) / f - 0.5));
+    x0s[x] = Math.floor(fx);
+    x1s[x] = Math.min(iw - 1, Math.floor(fx) + 1);
+    txs[x] = fx - Math.floor(fx);
+  }
+  const cRow = new Float32Array(iw);
+  const rowLen = width * ch;
+  for (let y = y0; y < y1; y++) {
     const fy = Math.min(ih - 1, Math.max(0, (y + 0.5) / f - 0.5));
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(ih - 1, y0 + 1);
-    const ty = fy - y0;
-    for (let x = 0; x < width; x++) {
-      const fx = Math.min(iw - 1, Math.max(0, (x + 0.5) / f - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(iw - 1, x0 + 1);
-      const tx = fx - x0;
-      const top = c[y0 * iw + x0]! + (c[y0 * iw + x1]! - c[y0 * iw + x0]!) * tx;
-      const bottom = c[y1 * iw + x0]! + (c[y1 * iw + x1]! - c[y1 * iw + x0]!) * tx;
-      const g = top + (bottom - top) * ty;
-      for (let k = 0; k < ch; k++, j++) o8[j] = Math.round(b[j]! + g * (m[j]! - b[j]!));
+    const r0 = Math.floor(fy) * iw;
+    const r1 = Math.min(ih - 1, Math.floor(fy) + 1) * iw;
+    const ty = fy - Math.floor(fy);
+    let all = true;
+    for (let xi = 0; xi < iw; xi++) {
+      const top = c[r0 + xi]!;
+      const v = top + (c[r1 + xi]! - top) * ty;
+      cRow[xi] = v;
+      if (v < 1) all = false;
+    }
+    const start = y * rowLen;
+    if (all) {
+      o8.set(m.subarray(start, start + rowLen), start);
+      continue;
+    }
+    for (let x = 0, j = start; x < width; x++) {
+      const a = cRow[x0s[x]!]!;
+      const g = a + (cRow[x1s[x]!]! - a) * txs[x]!;
+      if (g >= 1) {
+        for (let k = 0; k < ch; k++, j++) o8[j] = m[j]!;
+      } else {
+        for (let k = 0; k < ch; k++, j++) o8[j] = Math.round(b[j]! + g * (m[j]! - b[j]!));
+      }
     }
   }
-  return out;
 }
 
 function lumaOf(r: Raster): Float32Array {
