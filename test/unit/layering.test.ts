@@ -99,7 +99,7 @@ describe('layering rules (docs/ARCHITECTURE.md)', () => {
 
   it('the checker sees imports at all (a guard against a silently empty graph)', () => {
     assert.ok(graph.size > 50, `only ${graph.size} modules found under ${SRC}`);
-    assert.ok(graph.get('engine/pipeline')!.local.includes('engine/image/decode'));
+    assert.ok(graph.get('engine/steps/decode-step')!.local.includes('engine/image/decode'));
     assert.ok(graph.get('engine/local-engine')!.local.includes('engine/engine-config'));
   });
 });
