@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Raster } from '../types.js';
 import { boxBlurRef, consistencyGateRef, fuseRef, fusionWeightsRef } from '../../../test/helpers/fusion-reference.js';
-import { boxBlur, consistencyGate, DEFAULT_FUSION, fuse, fusionFor, fusionWeights } from './fusion.js';
+import { boxBlur, consistencyGate, DEFAULT_FUSION, fuse, fuseGated, fusionFor, fusionWeights } from './fusion.js';
 import { autoStrength, chooseRestoration, degradation, faceRegionStrength } from './policy.js';
 
 function raster(width: number, height: number, f: (x: number, y: number) => number): Raster {
@@ -160,6 +160,8 @@ describe('the fusion against its straightforward reference (test/helpers/fusion-
       for (const strength of [0.3, 0.75, 1]) {
         const o = fusionFor(scale, strength);
         const ours = fuse(base, consistencyGate(base, net, input, scale), o);
+        // The engine's one call (gated copy in working memory) gives the same, to the bit.
+        assert.deepEqual(fuseGated(base, net, input, scale, o).data, ours.data);
         const ref = fuseRef(base, consistencyGateRef(base, net, input, scale), o);
         const { max, share } = compare(ours, ref);
         const tol = depth === 16 ? 257 : 1;

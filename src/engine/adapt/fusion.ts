@@ -148,13 +148,13 @@ export function estimateDefect(base: Raster, net: Raster): number {
 }
 
 /** The per-pixel weight of the network, w in [0, 1] (exported for tests and benchmarks). */
-export function fusionWeights(base: Raster, net: Raster, o: FusionOptions): Float32Array {
+export function fusionWeights(base: Raster, net: Raster, o: FusionOptions, into?: Float32Array): Float32Array {
   const n = base.width * base.height;
   const ch = base.channels;
   const k = base.depth === 16 ? 1 / 257 : 1;
   const b = base.data;
   const m = net.data;
-  const energy = new Float32Array(n);
+  const energy = into ? into.subarray(0, n) : new Float32Array(n);
   if (ch === 3) {
     for (let i = 0, j = 0; i < n; i++, j += 3) {
       const d = (0.299 * (m[j]! - b[j]!) + 0.587 * (m[j + 1]! - b[j + 1]!) + 0.114 * (m[j + 2]! - b[j + 2]!)) * k;
@@ -187,6 +187,44 @@ export function fusionWeights(base: Raster, net: Raster, o: FusionOptions): Floa
   return w;
 }
 
+/**
+ * Working memory kept between fusions (grow-only, one per thread): on a VM, touching
+ * fresh pages costs ~2 ms per MB, so a 4 MP fusion that allocated its weight plane and
+ * gated copy anew spent ~60 ms on page faults alone (docs/BENCHMARKS.md, "End to end").
+ */
+let planeScratch = new Float32Array(0);
+let gateScratch8 = new Uint8Array(0);
+let gateScratch16 = new Uint16Array(0);
+
+function scratchPlane(n: number): Float32Array {
+  if (planeScratch.length < n) planeScratch = new Float32Array(n);
+  return planeScratch.subarray(0, n);
+}
+
+/**
+ * fuse(base, consistencyGate(base, net, input, scale), o), with the gated copy of the
+ * network's output in working memory (the gate applies only at 2x/4x, as there).
+ */
+export function fuseGated(base: Raster, net: Raster, input: Raster, scale: number, o: FusionOptions, gate: ConsistencyOptions = DEFAULT_CONSISTENCY): Raster {
+  if (o.strength <= 0) return base;
+  const c = gateMap(base, net, input, scale, gate);
+  if (!c) return fuse(base, net, o);
+  const n = base.width * base.height * base.channels;
+  let data: Uint8Array | Uint16Array;
+  if (base.depth === 16) {
+    if (gateScratch16.length < n) gateScratch16 = new Uint16Array(n);
+    data = gateScratch16.subarray(0, n);
+  } else {
+    if (gateScratch8.length < n) gateScratch8 = new Uint8Array(n);
+    data = gateScratch8.subarray(0, n);
+  }
+  const gated: Raster = { ...base, data };
+  applyGate(base, net, c, input.width, input.height, gated, 0, base.height);
+  // At strength 1 fuse returns the gated raster itself: copy it out of working memory.
+  const out = fuse(base, gated, o);
+  return out === gated ? { ...gated, data: gated.data.slice() } : out;
+}
+
 /** B + w (N - B), minus the low-pass of that change (tone anchoring). Same shape as `base`. */
 export function fuse(base: Raster, net: Raster, o: FusionOptions): Raster {
   if (base.width !== net.width || base.height !== net.height || base.channels !== net.channels || base.depth !== net.depth) {
@@ -196,7 +234,7 @@ export function fuse(base: Raster, net: Raster, o: FusionOptions): Raster {
   if (s >= 1) return net;
   if (s <= 0) return base;
   const { width, height, channels: ch } = base;
-  const w = fusionWeights(base, net, o);
+  const w = fusionWeights(base, net, o, scratchPlane(width * height));
   const b = base.data;
   const m = net.data;
   const out = allocRaster(width, height, ch, base.depth);

@@ -1,5 +1,5 @@
 import { ClearShotError } from '../../errors/index.js';
-import { consistencyGate, DEFAULT_CONSISTENCY, estimateDefect, fuse, fusionFor, type FusionOptions } from '../adapt/fusion.js';
+import { DEFAULT_CONSISTENCY, estimateDefect, fuseGated, fusionFor, type FusionOptions } from '../adapt/fusion.js';
 import { faceRegionStrength } from '../adapt/policy.js';
 import { enhanceFaces, faceMask, maskSupport, MAX_FACES, type FaceStageDeps } from '../face/face-stage.js';
 import { cropRaster } from '../image/raster.js';
@@ -97,7 +97,7 @@ function fuseFaceRegions(up: Raster, base: Raster, net: Raster, input: Raster, s
   // The gate compares with the input: its crop covers the same area (sizes stay exact
   // multiples of the scale, as the image's own are).
   const i = scale > 1 ? cropRaster(input, rx0 / scale, ry0 / scale, Math.ceil(w / scale), Math.ceil(h / scale)) : input;
-  const fused = fuse(b, consistencyGate(b, n, i, scale), o);
+  const fused = fuseGated(b, n, i, scale, o);
   const mask = faceMask({ ...faces, boxes: faces.boxes.map((x) => ({ ...x, x: x.x - rx0, y: x.y - ry0 })) }, w, h);
   blendInto(up, fused, mask, rx0, ry0);
 }

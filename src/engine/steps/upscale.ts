@@ -1,4 +1,4 @@
-import { consistencyGate, fuse, fusionFor } from '../adapt/fusion.js';
+import { fuseGated, fusionFor } from '../adapt/fusion.js';
 import { resizeRaster } from '../image/raster.js';
 import { runTiled } from '../tile-runner.js';
 import { DECODE_END, type EnhanceContext, type RestorePlan } from './context.js';
@@ -39,7 +39,7 @@ export async function upscaleAndFuse(c: EnhanceContext, plan: Extract<RestorePla
   c.lap('inference');
   const netOut = await resizeRaster(net, output.width, output.height);
   const fused = !c.fixFaceOnly && classical !== undefined;
-  c.output = fused ? fuse(classical, consistencyGate(classical, netOut, rgb, scale), fusionFor(scale, strength)) : netOut;
+  c.output = fused ? fuseGated(classical, netOut, rgb, scale, fusionFor(scale, strength)) : netOut;
   if (c.faceMode) c.faceSource = { netInput, netScale: model.netScale, netOut, classical, fused };
   c.lap('fusion');
 }
