@@ -3,6 +3,7 @@ import { ClearShotError } from '../errors/index.js';
 import type { EngineConfig } from './engine-config.js';
 import type { Engine } from './local-engine.js';
 import { prepareModels } from './local-engine.js';
+import { checkInt8Final } from './int8-check.js';
 import { Int8Selector } from './models/int8-selector.js';
 import { MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
@@ -66,7 +67,7 @@ export class EnginePool implements Engine {
     // The int8 decision (its check, and the int8 model's first build) once, here, not in
     // every worker: each start saved ~0.2 s, and a first start with several workers no
     // longer builds the int8 model several times at once.
-    const int8 = (config.preload ?? MODEL_NAMES).includes('fast') ? await new Int8Selector(config, () => Promise.resolve(paths.fast)).known() : undefined;
+    const int8 = (config.preload ?? MODEL_NAMES).includes('fast') ? await new Int8Selector(config, () => Promise.resolve(paths.fast), undefined, checkInt8Final).known() : undefined;
     pool.init = { engine, paths, int8 };
     try {
       await Promise.all(Array.from({ length: Math.max(1, config.concurrency) }, () => pool.spawn()));

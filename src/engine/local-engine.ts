@@ -9,6 +9,7 @@ import { openFaceDetector, type FaceDetector } from './face/face-detector.js';
 import { openAlignedFaceModel, type AlignedFaceModel } from './face/face-restore.js';
 import type { FaceStageDeps } from './face/face-stage.js';
 import { restoreModelPath } from './models/restore-model.js';
+import { checkInt8Final } from './int8-check.js';
 import { enhance } from './pipeline.js';
 import { DEFAULT_FACE_STRENGTH, MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
 
@@ -46,7 +47,7 @@ export class LocalEngine implements Engine {
     private readonly paths: Partial<Record<ModelName, string>>,
     int8?: Int8Known,
   ) {
-    this.int8 = new Int8Selector(config, () => this.fp32Path('fast'), int8);
+    this.int8 = new Int8Selector(config, () => this.fp32Path('fast'), int8, checkInt8Final);
   }
 
   /** `int8`: a decision already made (an engine pool's, once for all its workers). */

@@ -3,7 +3,7 @@ import type { ModelName } from '../types.js';
 import { prepareInt8Model } from './int8-model.js';
 import { MODELS } from './model-registry.js';
 import { openSession, type ModelSession, type SessionOptions } from './onnx-session.js';
-import { checkInt8, decidePrecision, type Precision, type PrecisionDecision, type PrecisionSetting } from './precision.js';
+import { checkInt8, decidePrecision, type OutputComparison, type Precision, type PrecisionDecision, type PrecisionSetting } from './precision.js';
 
 /**
  * What an engine pool decided once at start and hands to its worker threads, so that
@@ -23,10 +23,15 @@ export class Int8Selector {
   private decided: Promise<PrecisionDecision> | undefined;
   private model: Promise<string> | undefined;
 
+  /**
+   * `check`: compares the int8 model with FP32 for `auto` (the engine passes the final-output
+   * check, int8-check.ts; default: the raw network outputs, checkInt8).
+   */
   constructor(
     private readonly config: Pick<EngineConfig, 'dataDir' | 'modelSourceDir' | 'threads' | 'log' | 'precision'>,
     private readonly fp32Path: () => Promise<string>,
     known?: Int8Known,
+    private readonly check: (fp32: string, int8: string, threads: number) => Promise<OutputComparison> = checkInt8,
   ) {
     if (known) this.decided = Promise.resolve(known.decision);
     if (known?.path) this.model = Promise.resolve(known.path);
@@ -58,7 +63,7 @@ export class Int8Selector {
         setting: p.setting ?? 'auto',
         ...(p.assumeNoVnni ? { assumeNoVnni: true } : {}),
         ...(p.minPsnr !== undefined ? { minPsnr: p.minPsnr } : {}),
-        check: async () => checkInt8(await this.fp32Path(), await this.int8Path(), this.config.threads ?? 0),
+        check: async () => this.check(await this.fp32Path(), await this.int8Path(), this.config.threads ?? 0),
       }).then((d) => {
         this.config.log?.(d.reason);
         return d;

@@ -65,4 +65,25 @@ describe('precision choice (CLEARSHOT_PRECISION)', () => {
       }
     }
   });
+
+  it('auto judges the final output at default strength: a real engine takes int8 at a bar it passes and keeps FP32 at one it fails', { skip: !cpuFeatures().vnni && 'this CPU has no VNNI: auto never checks' }, async () => {
+    const verdicts: Record<string, { line: string; precision: string | undefined }> = {};
+    // 0 dB: any int8 model passes; 100 dB: none does (the measured figure is ~47 dB, README "int8").
+    for (const minPsnr of [0, 100]) {
+      const lines: string[] = [];
+      const engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 2, preload: ['fast'], precision: { setting: 'auto', minPsnr }, log: (l) => lines.push(l) });
+      try {
+        verdicts[minPsnr] = { line: lines.find((l) => /fast network precision/.test(l)) ?? lines.join(' | '), precision: (await engine.session('fast')).precision };
+      } finally {
+        await engine.close();
+      }
+    }
+    assert.equal(verdicts[0]!.precision, 'int8', verdicts[0]!.line);
+    assert.match(verdicts[0]!.line, /int8 \(auto: VNNI present, check passed: (\d+\.\d+) dB vs FP32/);
+    assert.equal(verdicts[100]!.precision, undefined, verdicts[100]!.line);
+    assert.match(verdicts[100]!.line, /fp32 \(auto: the int8 check failed: .*needs >= 100 dB/);
+    // The figure is the final images', not the raw network's (39.95 dB on this input).
+    const psnr = Number(/check passed: (\d+\.\d+) dB/.exec(verdicts[0]!.line)![1]);
+    assert.ok(psnr > 42, `final-output PSNR ${psnr}`);
+  });
 });
