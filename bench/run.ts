@@ -1,6 +1,6 @@
 /**
  * Benchmark runner: `npm run bench [-- suite...]` (suites: model, e2e, strategy,
- * quality, tiling, peer, api, scaleout, face, facedetect, adaptive, int8; default all). Each suite rewrites its own section of
+ * quality, tiling, peer, api, scaleout, face, facedetect, adaptive, int8, restore; default all). Each suite rewrites its own section of
  * docs/BENCHMARKS.md, so suites can be re-run alone. Run on a quiet machine.
  */
 import { writeFileSync, existsSync, readFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { BENCHMARKS_MD, writeSection } from './lib/report.js';
 import { modelThroughput } from './model-throughput.js';
 import { peer } from './peer.js';
 import { quality } from './quality.js';
+import { restore } from './restore.js';
 import { scaleStrategy } from './scale-strategy.js';
 import { scaleout } from './scaleout.js';
 import { tiling } from './tiling.js';
@@ -31,6 +32,7 @@ const SUITES: Record<string, () => Promise<string>> = {
   facedetect: faceDetection,
   adaptive,
   int8,
+  restore,
 };
 
 const HEADER = `# Benchmarks

@@ -8,8 +8,13 @@ import { addNoise } from './degrade.js';
  * - heavy: Gaussian blur (sigma 1.2), Gaussian noise (sigma 6 levels), JPEG q40;
  * - low-res: area (box) downscale by 2 or 4, then JPEG q85.
  */
-export type Variant = 'clean' | 'phone85' | 'phone75' | 'phone60' | 'heavy' | 'lowres2' | 'lowres4';
+export type Variant = 'clean' | 'phone85' | 'phone75' | 'phone60' | 'heavy' | 'heavy4' | 'noisy' | 'lowres2' | 'lowres4';
 export const VARIANTS: readonly Variant[] = ['clean', 'phone85', 'phone75', 'heavy', 'lowres2', 'lowres4'];
+/**
+ * The restoration benchmark's (issue 23, bench/restore.ts): heavy4 = blur 1.2 + noise 4 +
+ * q40; noisy = colour noise sigma 8 (every channel its own) + q90, a dim indoor shot.
+ */
+export const RESTORE_VARIANTS: readonly Variant[] = ['clean', 'phone75', 'heavy4', 'noisy'];
 /** Not in the benchmark's table: JPEG q60 alone, a check of the policy between phone and heavy (bench/fusion-sweep.ts, VARIANTS=phone60). */
 export const EXTRA_VARIANTS: readonly Variant[] = ['phone60'];
 
@@ -51,6 +56,14 @@ export async function makeVariant(original: Buffer, v: Variant): Promise<Buffer>
     case 'heavy': {
       const { data, info } = await sharp(original).removeAlpha().blur(1.2).raw().toBuffer({ resolveWithObject: true });
       return sharp(addNoise(data, 6, 7), { raw: { width: info.width, height: info.height, channels: info.channels } }).jpeg({ quality: 40 }).toBuffer();
+    }
+    case 'heavy4': {
+      const { data, info } = await sharp(original).removeAlpha().blur(1.2).raw().toBuffer({ resolveWithObject: true });
+      return sharp(addNoise(data, 4, 11), { raw: { width: info.width, height: info.height, channels: info.channels } }).jpeg({ quality: 40 }).toBuffer();
+    }
+    case 'noisy': {
+      const { data, info } = await sharp(original).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      return sharp(addNoise(data, 8, 13), { raw: { width: info.width, height: info.height, channels: info.channels } }).jpeg({ quality: 90 }).toBuffer();
     }
     case 'lowres2':
     case 'lowres4': {
