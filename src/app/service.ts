@@ -88,7 +88,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   }
 
   const callbackGuard = { allowPrivate: config.allowPrivateUrls };
-  const tasks = new TaskService({ tasks: store, blobs, queue, signer, probe: probeImage, config: taskServiceSection(config), now, callbackGuard });
+  const tasks = new TaskService({ tasks: store, blobs, queue, signer, probe: probeImage, config: taskServiceSection(config), now, callbackGuard, log: (obj, msg) => logger.warn(obj, msg) });
   const metrics = new Metrics(() => queue.depth());
   // Every task's end, wherever it happens (refused at creation, failed or done by a
   // worker): one log line and the duration histogram, for every final state.

@@ -39,6 +39,8 @@ export interface TaskServiceDeps {
   readonly events?: TaskEvents;
   /** The address policy for callback_url (the same as image_url's); default: public addresses only. */
   readonly callbackGuard?: CallbackGuard;
+  /** Warnings (a task recorded while its queue was unreachable). */
+  readonly log?: ((obj: Record<string, unknown>, msg: string) => void) | undefined;
 }
 
 export interface SubmitOptions {
@@ -133,7 +135,7 @@ export class TaskService {
     if (source.kind === 'url') {
       // Size unknown until downloaded: hold the smaller price now, the rest later.
       const task = await this.deps.tasks.create({ id, keyId: key.id, createdAt, request, source: { kind: 'url', url: source.url }, credits: 2 });
-      await this.deps.queue.enqueue(id, { group: key.id });
+      await this.enqueueRecorded(task);
       return task;
     }
     let header: ImageHeader | undefined;
@@ -150,8 +152,9 @@ export class TaskService {
       return (await this.fail(id, refusal ?? new ClearShotError('INVALID_IMAGE')))!;
     }
     await this.deps.blobs.put(blob, source.bytes, 'application/octet-stream');
+    let task: Task;
     try {
-      const task = await this.deps.tasks.create({
+      task = await this.deps.tasks.create({
         id,
         keyId: key.id,
         createdAt,
@@ -160,11 +163,26 @@ export class TaskService {
         input: { width: header.width, height: header.height, format: header.format },
         credits: creditCost(header.width, header.height),
       });
-      await this.deps.queue.enqueue(id, { group: key.id });
-      return task;
     } catch (err) {
       await this.deps.blobs.delete(blob);
       throw err;
+    }
+    await this.enqueueRecorded(task);
+    return task;
+  }
+
+  /**
+   * Enqueues a task just recorded. The task store is the truth: once the task is there
+   * the client gets its id, even when the queue is unreachable (Redis restarting): the
+   * sweeper's reconcile enqueues every task queued for over a minute, so it runs then.
+   * (Refusing it instead left a task the client never heard of, holding credits; found by
+   * the chaos soak, issue 22.)
+   */
+  private async enqueueRecorded(task: Task): Promise<void> {
+    try {
+      await this.deps.queue.enqueue(task.id, { group: task.keyId });
+    } catch (err) {
+      this.deps.log?.({ taskId: task.id, err: (err as Error).message }, 'queue unreachable: task recorded, it is enqueued again by the sweeper');
     }
   }
 

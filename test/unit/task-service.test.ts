@@ -252,6 +252,27 @@ describe('TaskService', () => {
     assert.deepEqual(h.blobs.keys(), [`inputs/${open.id}`]);
   });
 
+  it('a task recorded while the queue is unreachable is still answered with its id, keeps its input, and runs once reconcile enqueues it', async () => {
+    const h = await harness();
+    const real = h.queue.enqueue.bind(h.queue);
+    let down = true;
+    h.queue.enqueue = async (id, options) => {
+      if (down) throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+      return real(id, options);
+    };
+    const task = await h.service.create(h.key, request, { kind: 'file', bytes: await jpeg(64, 48) });
+    assert.equal(task.state, STATE.QUEUED);
+    assert.deepEqual(h.blobs.keys(), [`inputs/${task.id}`]);
+    assert.deepEqual(await h.held(), { credits: 10, held: 2 });
+    assert.equal(await h.queue.depth(), 0);
+    const byUrl = await h.service.create(h.key, request, { kind: 'url', url: 'http://example.com/a.jpg' });
+    assert.equal(byUrl.state, STATE.QUEUED);
+    down = false;
+    h.clock.now = T0 + 120_000;
+    assert.equal(await h.service.reconcile(60_000, 600_000), 2);
+    assert.equal(await h.queue.depth(), 2);
+  });
+
   it('reconcile: re-enqueues a task queued too long, puts a stale active task back in the queue, leaves fresh ones', async () => {
     const h = await harness();
     // Recorded in the store but never enqueued (a lost job).
