@@ -7,6 +7,7 @@ with python3-torch; see training/README.md).
   export --run NAME          merge the blocks, export ONNX + reference, check equivalence
   evaluate --run NAME        validation figures of a checkpoint (strength 1 and a sweep)
   check                      tiny-batch check that the loss falls, before any long run
+  selftest OUT_DIR           quick test: loss falls, merged = training graph, ONNX + reference
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--run", required=True)
     p.add_argument("--checkpoint")
     sub.add_parser("check")
+    p = sub.add_parser("selftest")
+    p.add_argument("out")
     a = ap.parse_args(argv)
 
     if a.cmd == "fetch":
@@ -75,6 +78,9 @@ def main(argv: list[str]) -> int:
         for s in (1.0, 0.75, 0.5):
             print(json.dumps({"step": step, "strength": s, **val.evaluate(net, torch.device("cpu"), s)}), flush=True)
         return 0
+    if a.cmd == "selftest":
+        from .selftest import main as selftest
+        return selftest(a.out)
     if a.cmd == "check":
         from .check import loss_falls
         return 0 if loss_falls(verbose=True) else 1

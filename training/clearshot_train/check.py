@@ -11,7 +11,7 @@ from .model import RestoreNet
 from .train import charbonnier
 
 
-def synthetic_batch(n: int = 8, size: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def synthetic_batch(n: int = 8, size: int = 64, seed: int = 0, noise_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -22,6 +22,10 @@ def synthetic_batch(n: int = 8, size: int = 64, seed: int = 0) -> tuple[torch.Te
         x0, y0 = rng.integers(0, size // 2, size=2)
         img[y0:y0 + size // 3, x0:x0 + size // 3] = rng.uniform(0, 255, size=3)
         tgt = to_uint8(img).astype(np.float32)
+        if noise_only:
+            xs.append(to_uint8(tgt + rng.standard_normal(tgt.shape).astype(np.float32) * 12))
+            ys.append(to_uint8(tgt))
+            continue
         while True:
             deg, label = degrade(tgt, rng)
             if label != "clean":
@@ -32,11 +36,11 @@ def synthetic_batch(n: int = 8, size: int = 64, seed: int = 0) -> tuple[torch.Te
     return f(xs), f(ys)
 
 
-def loss_falls(steps: int = 300, channels: int = 32, blocks: int = 4, verbose: bool = False) -> bool:
+def loss_falls(steps: int = 300, channels: int = 32, blocks: int = 4, verbose: bool = False, lr: float = 1e-3, noise_only: bool = False) -> bool:
     torch.manual_seed(0)
-    x, y = synthetic_batch()
+    x, y = synthetic_batch(noise_only=noise_only)
     net = RestoreNet(channels, blocks, 2)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     first = last = None
     for s in range(steps):
         loss = charbonnier(net(x), y)

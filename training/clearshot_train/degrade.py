@@ -4,15 +4,24 @@ BSRGAN's shuffled one), applied to clean crops to make (input, target) pairs.
 Images are float32 HxWx3 arrays in [0, 255]; every function takes a numpy Generator so
 that a pool is reproducible from its seed alone.
 
-The mix (see `degrade`):
-- a share of clean samples (input = target), so that a clean photo stays clean;
-- a share of JPEG-only samples (q 50-98): good photos as phones and web pages keep them;
-- a share of noisy photos (dim indoor shots: colour or grey noise up to ~12 levels, then a
-  high-quality JPEG);
-- the rest: a random chain of blur (isotropic / anisotropic, sigma up to ~1.6), a resize
-  round-trip, Gaussian or Poisson noise (grey or colour), JPEG q30-95 with 4:2:0 chroma,
+The mix (see `degrade`), recipe 3:
+- 13% clean samples (input = target), so that a clean photo stays clean;
+- 25% JPEG only (q 50-98): good photos as phones and web pages keep them;
+- 12% noisy photos (dim indoor shots: colour or grey noise of 2-12 levels, sometimes a
+  slight blur, then a JPEG of q 75-95);
+- 4% clearly out of focus (blur sigma 1.0-1.6, then q 85-95);
+- 46% a random chain: blur (isotropic or anisotropic, sigma 0.5-1.6), a resize round-trip,
+  Gaussian or Poisson noise (grey or colour, 2-12 levels), JPEG q30-95 with 4:2:0 chroma,
   sometimes a second JPEG at a shifted grid, sometimes in shuffled order, sometimes a
-  second, milder round.
+  second, milder round. A blur always comes with other visible damage (noise, a resize
+  or a JPEG of q 80 or less).
+
+Damage too slight to see (a blur of sigma 0.2, noise of 1 level) is left out, and so is a
+mild blur on an otherwise pristine input: trained on those, the network learns that every
+input needs some sharpening and denoising and applies it to clean photos too. Run r1
+(recipe 1) lost 1.1 dB on clean JPEG q95 crops at 4 000 steps; r2 (recipe 2, without the
+invisible damage) still drew dark halos of ~40 levels along the soft edges of a clean
+macro photo, the sharpening of depth of field (docs/TRAINING.md).
 """
 from __future__ import annotations
 
@@ -23,6 +32,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+
+# Bump when the mix below changes: pools are cached per version (prepare.pool_path).
+RECIPE_VERSION = 3
 
 # ---------------------------------------------------------------- primitives
 
@@ -89,12 +101,12 @@ def resize(img: np.ndarray, w: int, h: int, method: str) -> np.ndarray:
 
 # ---------------------------------------------------------------- random steps
 
-def _rand_blur(img, rng, max_sigma=1.6):
+def _rand_blur(img, rng, max_sigma=1.6, min_sigma=0.5):
     if rng.random() < 0.6:
-        s = rng.uniform(0.2, max_sigma)
+        s = rng.uniform(min_sigma, max_sigma)
         return blur(img, s)
-    sx = rng.uniform(0.2, max_sigma)
-    sy = rng.uniform(0.2, max_sigma)
+    sx = rng.uniform(min_sigma, max_sigma)
+    sy = rng.uniform(min_sigma, max_sigma)
     return blur(img, sx, sy, rng.uniform(0, math.pi))
 
 
@@ -107,11 +119,12 @@ def _rand_resize(img, rng):
     return resize(small, w, h, up)
 
 
-def _rand_noise(img, rng, max_sigma=12.0):
+def _rand_noise(img, rng, max_sigma=12.0, min_sigma=2.0):
     gray = rng.random() < 0.4
     if rng.random() < 0.7:
-        return gaussian_noise(img, rng.uniform(1.0, max_sigma), gray, rng)
-    peak = math.exp(rng.uniform(math.log(300), math.log(5000)))
+        return gaussian_noise(img, rng.uniform(min_sigma, max_sigma), gray, rng)
+    # Shot noise: ~2-12 levels at mid grey.
+    peak = math.exp(rng.uniform(math.log(200), math.log(3000)))
     return poisson_noise(img, peak, gray, rng)
 
 
@@ -130,35 +143,46 @@ def _rand_jpeg(img, rng, qlo=30, qhi=95):
 def degrade(target: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     """Returns the degraded input (float, not yet quantised) and a short label of the recipe."""
     r = rng.random()
-    if r < 0.10:
+    if r < 0.13:
         return target.copy(), "clean"
-    if r < 0.30:
+    if r < 0.38:
         q = int(rng.integers(50, 99))
         return jpeg(target, q, 2 if rng.random() < 0.9 else 0), f"jpeg{q}"
-    if r < 0.42:
+    if r < 0.50:
         img = _rand_noise(target, rng, max_sigma=12.0)
         if rng.random() < 0.3:
-            img = _rand_blur(img, rng, max_sigma=0.8)
+            img = _rand_blur(img, rng, max_sigma=0.9)
         return _rand_jpeg(to_uint8(img).astype(np.float32), rng, 75, 95), "noisy"
+    if r < 0.54:
+        # Clearly out of focus, otherwise clean (a phone's q85-95 save).
+        img = _rand_blur(target, rng, max_sigma=1.6, min_sigma=1.0)
+        return jpeg(img, int(rng.integers(85, 96))), "blurred"
     img = target
     steps = ["blur", "resize", "noise"]
     if rng.random() < 0.3:
         rng.shuffle(steps)
     label = []
+    damaged = False  # damage a viewer can see besides blur: noise, a resize, a low-quality JPEG
     for rounds in range(2 if rng.random() < 0.15 else 1):
         second = rounds == 1
         for s in steps:
             if s == "blur" and rng.random() < (0.7 if not second else 0.4):
-                img = _rand_blur(img, rng, 1.6 if not second else 0.8)
+                img = _rand_blur(img, rng, 1.6 if not second else 0.9)
                 label.append("b")
             elif s == "resize" and rng.random() < (0.2 if not second else 0.1):
                 img = _rand_resize(img, rng)
                 label.append("r")
+                damaged = True
             elif s == "noise" and rng.random() < (0.6 if not second else 0.3):
-                img = _rand_noise(img, rng, 12.0 if not second else 5.0)
+                img = _rand_noise(img, rng, 12.0 if not second else 5.0, 2.0)
                 label.append("n")
-        if rng.random() < 0.85:
-            img = _rand_jpeg(to_uint8(img).astype(np.float32), rng, 30 if not second else 50, 95)
+                damaged = True
+        if rng.random() < 0.85 or ("b" in label and not damaged):
+            # Blur comes with other damage here: a blurred input that looks otherwise
+            # pristine would teach the network to sharpen every soft edge it sees
+            # (depth of field, bokeh), which r2 did (halos of 40 levels on clean photos).
+            qhi = 95 if damaged or "b" not in label else 80
+            img = _rand_jpeg(to_uint8(img).astype(np.float32), rng, 30 if not second else 50, qhi)
             label.append("j")
     return img, "chain-" + "".join(label)
 

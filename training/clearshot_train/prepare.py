@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from . import data, graphics as gfx
-from .degrade import degrade, to_uint8
+from .degrade import RECIPE_VERSION, degrade, to_uint8
 from .paths import CLEAN_DIR, GRAPHICS_DIR, POOLS_DIR
 
 GRAPHICS_COUNT = 240
@@ -122,7 +122,7 @@ def _chunk(args) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 
 def pool_path(seed: int, k: int, size: int) -> Path:
-    return POOLS_DIR / f"pool-s{seed}-n{size}-{k:04d}.npz"
+    return POOLS_DIR / f"pool-v{RECIPE_VERSION}-s{seed}-n{size}-{k:04d}.npz"
 
 
 def make_pool(seed: int, k: int, size: int, workers: int | None = None) -> Path:

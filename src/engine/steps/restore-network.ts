@@ -1,3 +1,4 @@
+import { fuse, fusionFor } from '../adapt/fusion.js';
 import { allocRaster } from '../image/raster.js';
 import type { ModelSession } from '../models/onnx-session.js';
 import type { RestoreModelSpec } from '../models/restore-model.js';
@@ -34,7 +35,7 @@ export async function restoreWithNetwork(c: EnhanceContext, plan: Extract<Restor
   c.lap('inference');
   // fix_face_only: the faces' surroundings inside their masks come from the network's
   // output as is; everything else is the input (face step).
-  c.output = c.fixFaceOnly ? net : blendResidual(rgb, net, strength);
+  c.output = c.fixFaceOnly ? net : c.deps.tuning?.restoreFusion ? fuse(rgb, net, fusionFor(1, strength)) : blendResidual(rgb, net, strength);
   if (c.faceMode) c.faceSource = { netInput: net, netScale: FIDELITY_SCALE, netOut: net, classical: rgb, fused: false };
   c.lap('blend');
 }
