@@ -27,7 +27,8 @@ async function rgb(input: Buffer | string | Uint8Array): Promise<Raster> {
 }
 
 before(async () => {
-  engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 2, preload: [] });
+  // FP32: the exactness tests below compare with the FP32 network run directly.
+  engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 2, preload: [], precision: { setting: 'fp32' } });
   session = await openSession(restoreModelPath(), { threads: 2 });
   original = await rgb(PHOTO);
 });
@@ -111,6 +112,20 @@ describe('1x through the engine', () => {
     const alpha = await engine.enhance(await base.clone().ensureAlpha(0.5).png().toBuffer(), { scale: 1 });
     const alphaMeta = await sharp(alpha.data).metadata();
     assert.deepEqual([alphaMeta.width, alphaMeta.height, alphaMeta.channels, alphaMeta.hasAlpha], [121, 77, 4, true]);
+  });
+
+  it('int8 (forced) restores as well as FP32 within 0.15 dB, and says so', async () => {
+    const int8 = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 2, preload: [], precision: { setting: 'int8' } });
+    try {
+      const input = await sharp(PHOTO).jpeg({ quality: 40 }).toBuffer();
+      const q = await int8.enhance(input, { scale: 1, format: 'png' });
+      const f = await engine.enhance(input, { scale: 1, format: 'png' });
+      assert.ok(q.notes.includes('network run in int8 (precision)'), q.notes.join('; '));
+      const [pq, pf] = [psnr(await readRaster(q.data), original), psnr(await readRaster(f.data), original)];
+      assert.ok(Math.abs(pq - pf) < 0.15, `int8 ${pq.toFixed(2)} dB, FP32 ${pf.toFixed(2)} dB`);
+    } finally {
+      await int8.close();
+    }
   });
 
   it('CLEARSHOT_RESTORE_1X=upscaler keeps the path before it', async () => {

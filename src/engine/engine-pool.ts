@@ -3,7 +3,7 @@ import { ClearShotError } from '../errors/index.js';
 import type { EngineConfig } from './engine-config.js';
 import type { Engine } from './local-engine.js';
 import { prepareModels } from './local-engine.js';
-import { checkInt8Final } from './int8-check.js';
+import { fastInt8, restoreInt8 } from './int8-networks.js';
 import { Int8Selector } from './models/int8-selector.js';
 import { MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
@@ -64,11 +64,12 @@ export class EnginePool implements Engine {
     const paths = Object.fromEntries(MODEL_NAMES.map((m) => [m, prepared[m].path])) as Record<ModelName, string>;
     // Everything but what cannot cross a thread (the log callback) or is the pool's own.
     const { log: _log, concurrency: _concurrency, killAfterMs: _killAfterMs, ...engine } = config;
-    // The int8 decision (its check, and the int8 model's first build) once, here, not in
-    // every worker: each start saved ~0.2 s, and a first start with several workers no
-    // longer builds the int8 model several times at once.
-    const int8 = (config.preload ?? MODEL_NAMES).includes('fast') ? await new Int8Selector(config, () => Promise.resolve(paths.fast), undefined, checkInt8Final).known() : undefined;
-    pool.init = { engine, paths, int8 };
+    // The int8 decisions (their checks, and the int8 models' first builds) once, here, not
+    // in every worker: each start saved ~0.2 s, and a first start with several workers no
+    // longer builds an int8 model several times at once.
+    const fast = (config.preload ?? MODEL_NAMES).includes('fast') ? await new Int8Selector(config, fastInt8(config, () => Promise.resolve(paths.fast))).known() : undefined;
+    const restore = (config.restore1x ?? 'network') === 'network' ? await new Int8Selector(config, restoreInt8(config)).known() : undefined;
+    pool.init = { engine, paths, int8: { fast, restore } };
     try {
       await Promise.all(Array.from({ length: Math.max(1, config.concurrency) }, () => pool.spawn()));
     } catch (err) {

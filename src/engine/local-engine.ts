@@ -4,14 +4,20 @@ import { MODELS } from './models/model-registry.js';
 import { prepareFaceFidelityModel, prepareModel, type PreparedModel } from './models/model-store.js';
 import { openSession, type ModelSession, type SessionOptions } from './models/onnx-session.js';
 import { Int8Selector, type Int8Known } from './models/int8-selector.js';
+import { fastInt8, restoreInt8 } from './int8-networks.js';
 import type { EngineConfig } from './engine-config.js';
 import { openFaceDetector, type FaceDetector } from './face/face-detector.js';
 import { openAlignedFaceModel, type AlignedFaceModel } from './face/face-restore.js';
 import type { FaceStageDeps } from './face/face-stage.js';
 import { restoreModelPath } from './models/restore-model.js';
-import { checkInt8Final } from './int8-check.js';
 import { enhance } from './pipeline.js';
 import { DEFAULT_FACE_STRENGTH, MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
+
+/** int8 decisions made elsewhere (an engine pool's, once for all its workers), per network. */
+export interface EngineInt8Known {
+  readonly fast?: Int8Known | undefined;
+  readonly restore?: Int8Known | undefined;
+}
 
 /** What every engine (in-thread or worker pool) offers its callers. */
 export interface Engine {
@@ -36,29 +42,31 @@ export async function prepareModels(config: EngineConfig, names: readonly ModelN
  */
 export class LocalEngine implements Engine {
   private readonly sessions = new Map<string, Promise<ModelSession>>();
+  /** int8 state of the fast network and of the 1x restoration network. */
   private readonly int8: Int8Selector;
+  private readonly restoreInt8: Int8Selector;
   private fidelity: Promise<ModelSession> | undefined;
   private aligned: AlignedFaceModel | undefined;
   private detector: FaceDetector | undefined;
-  private restoreSession: Promise<ModelSession> | undefined;
 
   private constructor(
     private readonly config: EngineConfig,
     private readonly paths: Partial<Record<ModelName, string>>,
-    int8?: Int8Known,
+    int8: EngineInt8Known = {},
   ) {
-    this.int8 = new Int8Selector(config, () => this.fp32Path('fast'), int8, checkInt8Final);
+    this.int8 = new Int8Selector(config, fastInt8(config, () => this.fp32Path('fast')), int8.fast);
+    this.restoreInt8 = new Int8Selector(config, restoreInt8(config), int8.restore);
   }
 
-  /** `int8`: a decision already made (an engine pool's, once for all its workers). */
-  static async open(config: EngineConfig, paths: Partial<Record<ModelName, string>> = {}, int8?: Int8Known): Promise<LocalEngine> {
+  /** `int8`: decisions already made (an engine pool's, once for all its workers). */
+  static async open(config: EngineConfig, paths: Partial<Record<ModelName, string>> = {}, int8: EngineInt8Known = {}): Promise<LocalEngine> {
     setImageThreads(config.threads || availableParallelism());
     const engine = new LocalEngine(config, paths, int8);
     for (const name of config.preload ?? MODEL_NAMES) await engine.session(name);
     // The 1x restoration network is small (0.5 MB): always loaded at start, so a broken
     // file fails the boot.
+    // The int8 decisions (and their checks) are made at start, where they are logged once.
     if ((config.restore1x ?? 'network') === 'network') await engine.restorer();
-    // The int8 decision (and its check) is made at start, where it is logged once.
     if ((config.preload ?? MODEL_NAMES).includes('fast')) await engine.int8.decision();
     // A user's face model is checked at start: a wrong one must fail the boot, not a request.
     if (config.face?.model) engine.aligned = await openAlignedFaceModel(config.face.model, engine.sessionOptions());
@@ -67,7 +75,8 @@ export class LocalEngine implements Engine {
 
   /** The session for a model at the requested precision (undefined/auto: the engine's choice). */
   async session(model: ModelName, requested?: EnhanceOptions['precision']): Promise<ModelSession> {
-    const precision = await this.int8.precisionFor(model, requested);
+    // int8 exists for `fast` only among the Real-ESRGAN models.
+    const precision = model === 'fast' ? await this.int8.precisionFor(requested) : 'fp32';
     const key = `${model}/${precision}`;
     let s = this.sessions.get(key);
     if (!s) {
@@ -79,13 +88,22 @@ export class LocalEngine implements Engine {
     return s;
   }
 
-  /** The 1x restoration network's session (models/restore-model.ts), opened once. */
-  restorer(): Promise<ModelSession> {
-    if (!this.restoreSession) {
-      this.restoreSession = Promise.resolve().then(() => openSession(restoreModelPath(), this.sessionOptions()));
-      this.restoreSession.catch(() => (this.restoreSession = undefined));
+  /** The 1x restoration network's session (models/restore-model.ts) at the requested precision, opened once each. */
+  async restorer(requested?: EnhanceOptions['precision']): Promise<ModelSession> {
+    const precision = await this.restoreInt8.precisionFor(requested);
+    const key = `restore-1x/${precision}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = precision === 'int8' ? this.restoreInt8.open(this.sessionOptions()) : Promise.resolve().then(() => openSession(restoreModelPath(), this.sessionOptions()));
+      s.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, s);
     }
-    return this.restoreSession;
+    return s;
+  }
+
+  /** The int8 decisions and models, for an engine pool to hand to its workers. */
+  async int8Known(): Promise<EngineInt8Known> {
+    return { fast: await this.int8.known(), restore: await this.restoreInt8.known() };
   }
 
   private sessionOptions(): SessionOptions {
@@ -118,7 +136,7 @@ export class LocalEngine implements Engine {
     const tuning = this.config.tuning;
     return enhance(bytes, options, {
       session: (m) => this.session(m, options.precision),
-      restorer: () => this.restorer(),
+      restorer: () => this.restorer(options.precision),
       faces: () => this.faces(),
       restore1x: this.config.restore1x ?? 'network',
       ...(tuning ? { tuning } : {}),
@@ -126,8 +144,7 @@ export class LocalEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    const all = [...this.sessions.values(), ...(this.restoreSession ? [this.restoreSession] : [])];
-    this.restoreSession = undefined;
+    const all = [...this.sessions.values()];
     this.sessions.clear();
     for (const s of all) await (await s.catch(() => undefined))?.release();
     const fidelity = this.fidelity;

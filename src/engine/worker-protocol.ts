@@ -1,6 +1,6 @@
 import type { SerializedError } from '../errors/index.js';
 import type { EngineConfig } from './engine-config.js';
-import type { Int8Known } from './models/int8-selector.js';
+import type { EngineInt8Known } from './local-engine.js';
 import type { EnhanceJob, EnhanceResult, ModelName } from './types.js';
 
 /** Messages between the engine pool (main thread) and its worker threads. */
@@ -9,8 +9,8 @@ import type { EnhanceJob, EnhanceResult, ModelName } from './types.js';
 export interface WorkerInit {
   readonly engine: Omit<EngineConfig, 'log'>;
   readonly paths: Partial<Record<ModelName, string>>;
-  /** The pool's int8 decision, made once at start (unset when `fast` is not preloaded). */
-  readonly int8?: Int8Known | undefined;
+  /** The pool's int8 decisions, made once at start (per network; unset where it does not run). */
+  readonly int8?: EngineInt8Known | undefined;
 }
 
 export type ToWorker =

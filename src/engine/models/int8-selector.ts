@@ -1,9 +1,6 @@
 import type { EngineConfig } from '../engine-config.js';
-import type { ModelName } from '../types.js';
-import { prepareInt8Model } from './int8-model.js';
-import { MODELS } from './model-registry.js';
 import { openSession, type ModelSession, type SessionOptions } from './onnx-session.js';
-import { checkInt8, decidePrecision, type OutputComparison, type Precision, type PrecisionDecision, type PrecisionSetting } from './precision.js';
+import { decidePrecision, type OutputComparison, type Precision, type PrecisionDecision, type PrecisionSetting } from './precision.js';
 
 /**
  * What an engine pool decided once at start and hands to its worker threads, so that
@@ -15,23 +12,29 @@ export interface Int8Known {
   readonly path?: string | undefined;
 }
 
+/** A network with an int8 variant: where both models come from and how the check compares them. */
+export interface Int8Network {
+  /** How log lines name it: `fast network`, `restoration network`. */
+  readonly label: string;
+  fp32Path(): Promise<string>;
+  /** Builds (calibrates and quantizes) the int8 variant once, cached on disk. */
+  int8Model(): Promise<{ readonly path: string; readonly converted: boolean }>;
+  /** Compares the int8 model with FP32 for `auto` (int8-check.ts: the final images). */
+  check(fp32: string, int8: string, threads: number): Promise<OutputComparison>;
+}
+
 /**
- * One engine's int8 state: the cached int8 model of `fast`, the start-time decision
+ * One network's int8 state in one engine: its cached int8 model, the start-time decision
  * for `auto` (made once, logged once) and the per-request override.
  */
 export class Int8Selector {
   private decided: Promise<PrecisionDecision> | undefined;
   private model: Promise<string> | undefined;
 
-  /**
-   * `check`: compares the int8 model with FP32 for `auto` (the engine passes the final-output
-   * check, int8-check.ts; default: the raw network outputs, checkInt8).
-   */
   constructor(
-    private readonly config: Pick<EngineConfig, 'dataDir' | 'modelSourceDir' | 'threads' | 'log' | 'precision'>,
-    private readonly fp32Path: () => Promise<string>,
+    private readonly config: Pick<EngineConfig, 'threads' | 'log' | 'precision'>,
+    private readonly network: Int8Network,
     known?: Int8Known,
-    private readonly check: (fp32: string, int8: string, threads: number) => Promise<OutputComparison> = checkInt8,
   ) {
     if (known) this.decided = Promise.resolve(known.decision);
     if (known?.path) this.model = Promise.resolve(known.path);
@@ -47,8 +50,8 @@ export class Int8Selector {
   /** Path of the int8 model, built (calibrated) on first use and cached on disk. */
   int8Path(): Promise<string> {
     if (!this.model) {
-      this.model = prepareInt8Model(MODELS.fast, this.config.dataDir, this.config.modelSourceDir ?? undefined, { threads: this.config.threads ?? 0 }).then((m) => {
-        if (m.converted) this.config.log?.(`built int8 model fast (${MODELS.fast.source}) at ${m.path}`);
+      this.model = this.network.int8Model().then((m) => {
+        if (m.converted) this.config.log?.(`built the int8 ${this.network.label} at ${m.path}`);
         return m.path;
       });
       this.model.catch(() => (this.model = undefined));
@@ -61,9 +64,10 @@ export class Int8Selector {
       const p = this.config.precision ?? {};
       this.decided = decidePrecision({
         setting: p.setting ?? 'auto',
+        label: this.network.label,
         ...(p.assumeNoVnni ? { assumeNoVnni: true } : {}),
         ...(p.minPsnr !== undefined ? { minPsnr: p.minPsnr } : {}),
-        check: async () => this.check(await this.fp32Path(), await this.int8Path(), this.config.threads ?? 0),
+        check: async () => this.network.check(await this.network.fp32Path(), await this.int8Path(), this.config.threads ?? 0),
       }).then((d) => {
         this.config.log?.(d.reason);
         return d;
@@ -72,9 +76,8 @@ export class Int8Selector {
     return this.decided;
   }
 
-  /** int8 exists for `fast` only; a request's fp32/int8 wins over the engine's choice. */
-  async precisionFor(model: ModelName, requested: 'auto' | Precision | undefined): Promise<Precision> {
-    if (model !== 'fast') return 'fp32';
+  /** A request's fp32/int8 wins over the engine's choice. */
+  async precisionFor(requested: PrecisionSetting | undefined): Promise<Precision> {
     if (requested === 'fp32' || requested === 'int8') return requested;
     return (await this.decision()).precision;
   }

@@ -38,12 +38,13 @@ describe('precision choice (CLEARSHOT_PRECISION)', () => {
     assert.equal((await decidePrecision({ setting: 'auto', vnni: true, minPsnr: 46, check: async () => pass })).precision, 'fp32');
   });
 
-  it('only fast has an int8 variant; a request fp32/int8 wins over the engine choice', async () => {
-    const selector = new Int8Selector({ dataDir: '/nonexistent', precision: { setting: 'int8' } }, async () => '/nonexistent');
-    assert.equal(await selector.precisionFor('quality', 'int8'), 'fp32');
-    assert.equal(await selector.precisionFor('fast', 'fp32'), 'fp32');
-    assert.equal(await selector.precisionFor('fast', undefined), 'int8');
-    assert.equal(await selector.precisionFor('fast', 'auto'), 'int8');
+  it('a request fp32/int8 wins over the engine choice', async () => {
+    const network = { label: 'test network', fp32Path: async () => '/nonexistent', int8Model: async () => ({ path: '/nonexistent', converted: false }), check: never };
+    const selector = new Int8Selector({ precision: { setting: 'int8' } }, network);
+    assert.equal(await selector.precisionFor('fp32'), 'fp32');
+    assert.equal(await selector.precisionFor(undefined), 'int8');
+    assert.equal(await selector.precisionFor('auto'), 'int8');
+    assert.match((await selector.decision()).reason, /^test network precision int8/);
   });
 
   it('reads VNNI from cpuinfo flags', () => {
@@ -60,6 +61,8 @@ describe('precision choice (CLEARSHOT_PRECISION)', () => {
         assert.ok(lines.some((l) => /fast network precision fp32 \(auto: /.test(l)), lines.join('\n'));
         assert.equal((await engine.session('fast')).precision, undefined);
         assert.equal((await engine.session('fast', 'int8')).precision, 'int8');
+        // Only `fast` has an int8 variant among the Real-ESRGAN models.
+        assert.equal((await engine.session('quality', 'int8')).precision, undefined);
       } finally {
         await engine.close();
       }

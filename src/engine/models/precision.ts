@@ -65,6 +65,8 @@ export interface PrecisionDecision {
 
 export interface DecideOptions {
   readonly setting: PrecisionSetting;
+  /** How the log line names the network (default `fast network`). */
+  readonly label?: string;
   /** Pretend the CPU has no VNNI (CLEARSHOT_INT8_ASSUME_NO_VNNI), to exercise the fallback. */
   readonly assumeNoVnni?: boolean;
   /** Override the detected CPU features (tests). */
@@ -75,24 +77,25 @@ export interface DecideOptions {
 }
 
 export async function decidePrecision(o: DecideOptions): Promise<PrecisionDecision> {
-  if (o.setting === 'fp32') return { precision: 'fp32', reason: 'fast network precision fp32 (CLEARSHOT_PRECISION=fp32)' };
-  if (o.setting === 'int8') return { precision: 'int8', reason: 'fast network precision int8 (CLEARSHOT_PRECISION=int8, forced: no VNNI or quality check)' };
+  const label = o.label ?? 'fast network';
+  if (o.setting === 'fp32') return { precision: 'fp32', reason: `${label} precision fp32 (CLEARSHOT_PRECISION=fp32)` };
+  if (o.setting === 'int8') return { precision: 'int8', reason: `${label} precision int8 (CLEARSHOT_PRECISION=int8, forced: no VNNI or quality check)` };
   const cpu = cpuFeatures();
   const vnni = !o.assumeNoVnni && (o.vnni ?? cpu.vnni);
   if (!vnni) {
     const why = o.assumeNoVnni ? 'CLEARSHOT_INT8_ASSUME_NO_VNNI is set' : `the CPU has no AVX512-VNNI/AVX-VNNI${cpu.flags.length ? ` (flags: ${cpu.flags.join(' ')})` : ''}`;
-    return { precision: 'fp32', reason: `fast network precision fp32 (auto: ${why})` };
+    return { precision: 'fp32', reason: `${label} precision fp32 (auto: ${why})` };
   }
   const min = o.minPsnr ?? INT8_MIN_PSNR_DB;
   let check: OutputComparison;
   try {
     check = await o.check();
   } catch (err) {
-    return { precision: 'fp32', reason: `fast network precision fp32 (auto: the int8 model could not be prepared: ${(err as Error).message})` };
+    return { precision: 'fp32', reason: `${label} precision fp32 (auto: the int8 model could not be prepared: ${(err as Error).message})` };
   }
   const measured = `${check.psnr.toFixed(2)} dB vs FP32, mean shift ${check.shift.toFixed(3)} grey levels`;
   if (check.psnr < min || Math.abs(check.shift) >= INT8_MAX_SHIFT) {
-    return { precision: 'fp32', check, reason: `fast network precision fp32 (auto: the int8 check failed: ${measured}; needs >= ${min} dB and |shift| < ${INT8_MAX_SHIFT})` };
+    return { precision: 'fp32', check, reason: `${label} precision fp32 (auto: the int8 check failed: ${measured}; needs >= ${min} dB and |shift| < ${INT8_MAX_SHIFT})` };
   }
-  return { precision: 'int8', check, reason: `fast network precision int8 (auto: VNNI present, check passed: ${measured})` };
+  return { precision: 'int8', check, reason: `${label} precision int8 (auto: VNNI present, check passed: ${measured})` };
 }

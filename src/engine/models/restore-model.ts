@@ -1,7 +1,12 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClearShotError } from '../../errors/index.js';
+import { calibrate, calibrationCrops, rangesFrom } from './calibrate.js';
+import { calibrationSet, INT8_RECIPE } from './int8-model.js';
+import { cacheConverted, type CachedModel } from './model-store.js';
 import { packageRoot } from './package-root.js';
+import { convNodes, quantizeModel } from './quantize.js';
 
 /**
  * ClearShot's own 1x restoration network (issue 23): trained in this repository from
@@ -40,4 +45,25 @@ export function restoreModelPath(spec: RestoreModelSpec = RESTORE_MODEL): string
   const path = join(packageRoot(), spec.file);
   if (!existsSync(path)) throw new ClearShotError('MODEL_FAILURE', `the restoration network ${spec.file} is missing from the package (it is committed in the repository)`);
   return path;
+}
+
+/**
+ * The int8 variant of the restoration network through the same quantizer as `fast`'s
+ * (quantize.ts: per-channel int8 weights, uint8 activations calibrated on the same
+ * fixed photo crops, the last convolution in float), built once and cached under
+ * `<dataDir>/models`, keyed by the FP32 file, the recipe and the calibration photos.
+ */
+export async function prepareRestoreInt8(dataDir: string, threads = 0, spec: RestoreModelSpec = RESTORE_MODEL): Promise<CachedModel> {
+  const fp32 = new Uint8Array(await readFile(restoreModelPath(spec)));
+  const set = calibrationSet();
+  const photos = await Promise.all(set.map((c) => readFile(c.file)));
+  const recipe = JSON.stringify({ ...INT8_RECIPE, crops: set.map((c) => c.crops) });
+  return cacheConverted(dataDir, 'restore-1x-int8', [fp32, recipe, ...photos], async () => {
+    const crops = await calibrationCrops(set, INT8_RECIPE.cropSize);
+    const { samples, means } = await calibrate(fp32, crops, 60000, threads);
+    const convs = convNodes(fp32);
+    const floatConvs = new Set(INT8_RECIPE.floatLastConv ? [convs[convs.length - 1]!.name] : []);
+    const bytes = quantizeModel(fp32, rangesFrom(samples, INT8_RECIPE.tailQuantile), { floatConvs, inputMeans: means, weightClip: true });
+    return { bytes, macsPerInputPixel: 0, scale: 1, layerCounts: {} };
+  });
 }
