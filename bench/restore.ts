@@ -109,7 +109,7 @@ export async function restore(): Promise<string> {
   const variants = (process.env.RESTORE_VARIANTS?.split(',') as Variant[] | undefined) ?? RESTORE_VARIANTS;
   const sweep = (process.env.RESTORE_SWEEP ?? '0.5,0.75,1').split(',').map(Number);
   const photos = await corpusOriginals(names);
-  const network = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: [], restore1x: 'network', ...(process.env.RESTORE_FUSION === '1' ? { tuning: { restoreFusion: true } } : {}) });
+  const network = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: [], restore1x: 'network', precision: { setting: process.env.RESTORE_PRECISION === 'int8' ? 'int8' : 'fp32' } });
   const upscaler = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: ['fast'], restore1x: 'upscaler' });
   type Row = { photo: string; input: Scores; upscaler: Scores; network: Scores; sweep: Record<string, Scores>; strength: number; ms: { network: number; upscaler: number } };
   const results: Record<string, Row[]> = {};

@@ -50,6 +50,4 @@ export interface PipelineTuning {
   readonly maxNetPixels?: number;
   readonly tileSize?: number;
   readonly overlap?: number;
-  /** Experiments: fuse the 1x restoration network's output with the input (adapt/fusion.ts) instead of scaling its residual. */
-  readonly restoreFusion?: boolean;
 }

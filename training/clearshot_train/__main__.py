@@ -35,6 +35,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--eval-every", type=int, dest="eval_every")
     p.add_argument("--max-minutes", type=float)
     p.add_argument("--threads", type=int)
+    p.add_argument("--init-from", dest="init_from", help="start from another run's weights (fresh optimiser and schedule)")
     p = sub.add_parser("export")
     p.add_argument("--run", required=True)
     p.add_argument("--checkpoint", help="an ema-NNNNNN.pt of the run (default: the latest EMA)")
@@ -63,7 +64,7 @@ def main(argv: list[str]) -> int:
     if a.cmd == "train":
         from .train import train
         keys = ("steps", "channels", "blocks", "batch", "lr", "pool_size", "steps_per_pool", "eval_every")
-        train(a.run, {k: getattr(a, k) for k in keys}, max_minutes=a.max_minutes, threads=a.threads)
+        train(a.run, {k: getattr(a, k) for k in keys}, max_minutes=a.max_minutes, threads=a.threads, init_from=a.init_from)
         return 0
     if a.cmd == "export":
         from .export import export_run

@@ -28,9 +28,9 @@ DEFAULTS = {
     "unshuffle": 2,
     "steps": 60000,
     "batch": 16,
-    "lr": 1e-3,
+    "lr": 5e-4,
     "min_lr_ratio": 0.01,
-    "warmup": 1000,
+    "warmup": 500,
     "weight_decay": 0.0,
     "ema": 0.999,
     "fft_weight": 0.05,
@@ -104,7 +104,7 @@ def ema_update(ema: RestoreNet, net: RestoreNet, decay: float) -> None:
             pe.mul_(decay).add_(p.detach(), alpha=1 - decay)
 
 
-def train(name: str, overrides: dict | None = None, max_minutes: float | None = None, threads: int | None = None) -> Path:
+def train(name: str, overrides: dict | None = None, max_minutes: float | None = None, threads: int | None = None, init_from: str | None = None) -> Path:
     run = Run(name, overrides)
     cfg = run.cfg
     torch.set_num_threads(threads or int(os.environ.get("CLEARSHOT_TRAIN_THREADS", os.cpu_count() or 1)))
@@ -124,6 +124,14 @@ def train(name: str, overrides: dict | None = None, max_minutes: float | None = 
         step = state["step"]
         wall = state.get("wall", 0.0)
         print(f"resumed {name} at step {step} ({wall / 3600:.2f} h so far)", flush=True)
+    if step == 0 and init_from:
+        # A warm start: another run's weights (and EMA), a fresh optimiser and schedule.
+        src = torch.load(RUNS_DIR / init_from / "checkpoint.pt", map_location=device)
+        net.load_state_dict(src["net"])
+        ema.load_state_dict(src["ema"])
+        cfg["init_from"] = {"run": init_from, "step": int(src["step"])}
+        (run.dir / "config.json").write_text(json.dumps(cfg, indent=2))
+        print(f"warm start from {init_from} at its step {src['step']}", flush=True)
     val = ValidationSet.load()
     pool_id = -1
     xs = ys = None

@@ -10,10 +10,14 @@ import { DECODE_END, type EnhanceContext, type RestorePlan } from './context.js'
 const FIDELITY_SCALE = 4;
 
 /**
- * 1x: the restoration network on the photo at its own size, in tiles, and the result
- * `input + strength x (network - input)`: strength 0 is the input, 1 the network's output,
- * in between its residual scaled. No pre-shrink, no fusion: the network was trained to
- * leave real texture alone (training/, docs/TRAINING.md).
+ * 1x: the restoration network on the photo at its own size, in tiles, no pre-shrink. Its
+ * residual (output - input) is then scaled per pixel by the fusion (adapt/fusion.ts, the
+ * same as at 2x/4x, without the gate): by `strength` where the change stays within what
+ * the input's own defects explain (noise, JPEG error), by less where it is much larger,
+ * and its lowest frequencies are taken out. Strength 0 is the input, 1 the network's
+ * output as it is. The guard matters on good photos: a blind network cannot always tell
+ * a photo's depth of field from blur, and sharpened a soft edge of a clean macro shot by
+ * 40 levels (docs/BENCHMARKS.md, "Restoration network").
  */
 export async function restoreWithNetwork(c: EnhanceContext, plan: Extract<RestorePlan, { kind: 'restore' }>): Promise<void> {
   const rgb = c.need('rgb');
@@ -35,7 +39,7 @@ export async function restoreWithNetwork(c: EnhanceContext, plan: Extract<Restor
   c.lap('inference');
   // fix_face_only: the faces' surroundings inside their masks come from the network's
   // output as is; everything else is the input (face step).
-  c.output = c.fixFaceOnly ? net : c.deps.tuning?.restoreFusion ? fuse(rgb, net, fusionFor(1, strength)) : blendResidual(rgb, net, strength);
+  c.output = c.fixFaceOnly ? net : fuse(rgb, net, fusionFor(1, strength));
   if (c.faceMode) c.faceSource = { netInput: net, netScale: FIDELITY_SCALE, netOut: net, classical: rgb, fused: false };
   c.lap('blend');
 }
@@ -90,20 +94,5 @@ function cropTo(src: Raster, width: number, height: number): Raster {
   const out = allocRaster(width, height, src.channels, src.depth);
   const row = width * src.channels;
   for (let y = 0; y < height; y++) out.data.set(src.data.subarray(y * src.width * src.channels, y * src.width * src.channels + row), y * row);
-  return out;
-}
-
-/** input + s (net - input), rounded and clamped; `net` itself at s = 1. */
-export function blendResidual(input: Raster, net: Raster, s: number): Raster {
-  if (s >= 1) return net;
-  const out = allocRaster(input.width, input.height, input.channels, input.depth);
-  const a = input.data;
-  const b = net.data;
-  const o = out.data;
-  const max = input.depth === 16 ? 65535 : 255;
-  for (let i = 0; i < o.length; i++) {
-    const v = a[i]! + s * (b[i]! - a[i]!) + 0.5;
-    o[i] = v <= 0 ? 0 : v >= max ? max : v;
-  }
   return out;
 }
