@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ const STALL_MS = 30_000;
 const RSS_LIMIT_MB = 1536;
 const work = mkdtempSync(join(tmpdir(), 'clearshot-fuzz-'));
 let failed = false;
+mkdirSync(FINDINGS_DIR, { recursive: true });
 
 for (const name of chosen) {
   const current = join(work, `${name}.current`);

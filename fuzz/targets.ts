@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClearShotError } from '../src/errors/index.js';
 import { decodeBase64Image } from '../src/http/base64-image.js';
@@ -108,6 +108,7 @@ export function seedsOf(name: string): Array<{ file: string; bytes: Uint8Array }
 
 /** The committed findings of a target (fuzz/findings/<target>-*.bin): regression inputs. */
 export function findingsOf(name: string): Array<{ file: string; bytes: Uint8Array }> {
+  if (!existsSync(FINDINGS_DIR)) return [];
   return readdirSync(FINDINGS_DIR)
     .filter((f) => f.startsWith(`${name}-`) && f.endsWith('.bin'))
     .sort()
