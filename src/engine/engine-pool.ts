@@ -5,7 +5,7 @@ import type { Engine } from './local-engine.js';
 import { prepareModels } from './local-engine.js';
 import { fastInt8, restoreInt8 } from './int8-networks.js';
 import { Int8Selector } from './models/int8-selector.js';
-import { MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
+import { MODEL_NAMES, usesRestoreNetwork, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
 /**
@@ -68,7 +68,7 @@ export class EnginePool implements Engine {
     // in every worker: each start saved ~0.2 s, and a first start with several workers no
     // longer builds an int8 model several times at once.
     const fast = (config.preload ?? MODEL_NAMES).includes('fast') ? await new Int8Selector(config, fastInt8(config, () => Promise.resolve(paths.fast))).known() : undefined;
-    const restore = (config.restore1x ?? 'network') === 'network' ? await new Int8Selector(config, restoreInt8(config)).known() : undefined;
+    const restore = usesRestoreNetwork(config.restore1x) ? await new Int8Selector(config, restoreInt8(config)).known() : undefined;
     pool.init = { engine, paths, int8: { fast, restore } };
     try {
       await Promise.all(Array.from({ length: Math.max(1, config.concurrency) }, () => pool.spawn()));

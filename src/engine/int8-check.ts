@@ -93,5 +93,6 @@ export function checkRestoreInt8Final(fp32: string, int8: string, threads = 0): 
   return compareFinal(fp32, int8, threads, RESTORE_CASES, (session) => ({
     session: () => Promise.reject(new Error('the restoration check runs at 1x only')),
     restorer: async () => session,
+    restore1x: 'network',
   }));
 }

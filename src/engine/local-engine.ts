@@ -11,7 +11,7 @@ import { openAlignedFaceModel, type AlignedFaceModel } from './face/face-restore
 import type { FaceStageDeps } from './face/face-stage.js';
 import { restoreModelPath } from './models/restore-model.js';
 import { enhance } from './pipeline.js';
-import { DEFAULT_FACE_STRENGTH, MODEL_NAMES, type EnhanceOptions, type EnhanceResult, type ModelName } from './types.js';
+import { DEFAULT_FACE_STRENGTH, DEFAULT_RESTORE_1X, MODEL_NAMES, usesRestoreNetwork, type EnhanceOptions, type EnhanceResult, type ModelName, type ScaleFactor } from './types.js';
 
 /** int8 decisions made elsewhere (an engine pool's, once for all its workers), per network. */
 export interface EngineInt8Known {
@@ -66,17 +66,24 @@ export class LocalEngine implements Engine {
     // The 1x restoration network is small (0.5 MB): always loaded at start, so a broken
     // file fails the boot.
     // The int8 decisions (and their checks) are made at start, where they are logged once.
-    if ((config.restore1x ?? 'network') === 'network') await engine.restorer();
+    if (usesRestoreNetwork(config.restore1x)) await engine.restorer();
     if ((config.preload ?? MODEL_NAMES).includes('fast')) await engine.int8.decision();
     // A user's face model is checked at start: a wrong one must fail the boot, not a request.
     if (config.face?.model) engine.aligned = await openAlignedFaceModel(config.face.model, engine.sessionOptions());
     return engine;
   }
 
-  /** The session for a model at the requested precision (undefined/auto: the engine's choice). */
-  async session(model: ModelName, requested?: EnhanceOptions['precision']): Promise<ModelSession> {
+  /**
+   * The session for a model at the requested precision (undefined/auto: the engine's
+   * choice). At 1x `auto` keeps the upscaler in FP32: there its int8 error is not hidden by
+   * an enlargement, and measured against ground truth it cost 0.1-0.7 dB of the gain on
+   * phone and damaged photos (docs/BENCHMARKS.md, "Restoration network (1x)"); forced int8
+   * (setting or request) still applies.
+   */
+  async session(model: ModelName, requested?: EnhanceOptions['precision'], scale?: ScaleFactor): Promise<ModelSession> {
     // int8 exists for `fast` only among the Real-ESRGAN models.
-    const precision = model === 'fast' ? await this.int8.precisionFor(requested) : 'fp32';
+    const autoAt1x = scale === 1 && requested !== 'fp32' && requested !== 'int8' && (this.config.precision?.setting ?? 'auto') === 'auto';
+    const precision = model === 'fast' && !autoAt1x ? await this.int8.precisionFor(requested) : 'fp32';
     const key = `${model}/${precision}`;
     let s = this.sessions.get(key);
     if (!s) {
@@ -135,10 +142,10 @@ export class LocalEngine implements Engine {
   enhance(bytes: Uint8Array, options: EnhanceOptions = {}): Promise<EnhanceResult> {
     const tuning = this.config.tuning;
     return enhance(bytes, options, {
-      session: (m) => this.session(m, options.precision),
+      session: (m, scale) => this.session(m, options.precision, scale),
       restorer: () => this.restorer(options.precision),
       faces: () => this.faces(),
-      restore1x: this.config.restore1x ?? 'network',
+      restore1x: this.config.restore1x ?? DEFAULT_RESTORE_1X,
       ...(tuning ? { tuning } : {}),
     });
   }

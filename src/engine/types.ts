@@ -21,10 +21,15 @@ export const INT8_MIN_PSNR_DB = 42;
 /**
  * How a 1x photo is restored (CLEARSHOT_RESTORE_1X): `network` = ClearShot's restoration
  * network at the photo's own size; `upscaler` = the x4 network on a shrunk copy, fused
- * with the input (the path before issue 23).
+ * with the input (the path before issue 23); `auto` (the default) = per photo, from the
+ * analysis: the restoration network where the photo is noisy (where it wins by far), the
+ * upscaler path elsewhere (where the network is level with it or behind).
  */
-export const RESTORE_1X_STRATEGIES = ['network', 'upscaler'] as const;
+export const RESTORE_1X_STRATEGIES = ['auto', 'network', 'upscaler'] as const;
+export const DEFAULT_RESTORE_1X = 'auto' as const;
 export type Restore1xStrategy = (typeof RESTORE_1X_STRATEGIES)[number];
+/** Whether a strategy may use the restoration network (so it is loaded, and its int8 decided, at start). */
+export const usesRestoreNetwork = (s: Restore1xStrategy | undefined): boolean => (s ?? DEFAULT_RESTORE_1X) !== 'upscaler';
 
 /** Output scale factors the contract allows (scale_factor 1, 2 or 4). */
 export type ScaleFactor = 1 | 2 | 4;

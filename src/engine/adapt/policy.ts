@@ -28,33 +28,67 @@ export interface Restoration {
 
 const clamp01 = (x: number) => Math.min(1, Math.max(0, x));
 
+/** The input's damage by kind, each in [0, 1] (1 = JPEG q40 or worse, noise sigma 6, strong blur). */
+export function damage(a: ImageAnalysis): { jpeg: number; noise: number; blur: number } {
+  return {
+    jpeg: a.jpegQuality === undefined ? 0 : clamp01((95 - a.jpegQuality) / 55),
+    noise: clamp01((a.noise - 1) / 5),
+    blur: clamp01((0.42 - a.sharpness) / 0.15),
+  };
+}
+
 /** Damage in [0, 1]: the worst of compression, noise and blur. */
 export function degradation(a: ImageAnalysis): number {
-  const q = a.jpegQuality === undefined ? 0 : clamp01((95 - a.jpegQuality) / 55);
-  const noise = clamp01((a.noise - 1) / 5);
-  const blur = clamp01((0.42 - a.sharpness) / 0.15);
-  return Math.max(q, noise, blur);
+  const d = damage(a);
+  return Math.max(d.jpeg, d.noise, d.blur);
 }
 
 /**
- * Auto strength at 1x with the restoration network: its residual is trained to be ~0 on
- * a clean photo, so the weight only needs to hold back what little it changes on a
- * near-clean one (docs/BENCHMARKS.md, "Restoration network": strength sweeps per
- * degradation on the 12 benchmark photos).
+ * Auto strength at 1x with the restoration network, from its strength sweep on the 12
+ * benchmark photos at their own size (docs/BENCHMARKS.md, "Restoration network (1x)";
+ * Δ PSNR mean / worst photo):
+ * - clean (JPEG q95, damage 0): 0.25 (+0.03 / -0.05 dB; 0.5 already lost 0.30 on a
+ *   macro photo's soft edges, 1 lost 3.65);
+ * - phone (q75, JPEG damage 0.36): 0.75 (+0.21 / +0.06; at 1 one photo lost 1.23 dB);
+ * - heavy (blur + noise 4 + q40, damage 1): 1 (+0.79 / +0.17);
+ * - noisy (colour noise sigma 8 + q90: the measured luma noise 1.6-3.7 levels, noise
+ *   damage 0.13-0.53, JPEG damage 0.09): 1 (+6.3 / +2.7; 0.75 gave +4.9). A clean photo's
+ *   own grain measured at most 1.5 levels (0.1), where 0.7 still gained (+0.35 dB).
+ * Each kind of damage has its own ramp and the largest strength wins.
  */
-export const RESTORE_1X_CURVE = { clean: 0.5, damaged: 1, knee: 0.35 } as const;
+export const RESTORE_1X_CURVE = { clean: 0.25, phone: 0.75, phoneDamage: 0.36, damaged: 1, noiseFrom: 0.05, noiseFull: 0.13 } as const;
 
-export function autoStrength(a: ImageAnalysis, scale: ScaleFactor, oneX: Restore1xStrategy = 'upscaler'): number {
+function restoreStrength(a: ImageAnalysis): number {
+  const { clean, phone, phoneDamage, damaged, noiseFrom, noiseFull } = RESTORE_1X_CURVE;
+  const d = damage(a);
+  const ramp = (x: number) => (x <= phoneDamage ? clean + ((phone - clean) * x) / phoneDamage : phone + ((damaged - phone) * (x - phoneDamage)) / (1 - phoneDamage));
+  const fromNoise = clean + (damaged - clean) * clamp01((d.noise - noiseFrom) / (noiseFull - noiseFrom));
+  return Math.max(ramp(d.jpeg), ramp(d.blur), fromNoise);
+}
+
+/**
+ * CLEARSHOT_RESTORE_1X=auto: which 1x path a photo takes. The restoration network where
+ * the analysis measures noise (luma noise sigma 1.5 levels or more, noise damage >= 0.1),
+ * the upscaler path elsewhere. Measured on the 12 benchmark photos (docs/BENCHMARKS.md,
+ * "Restoration network (1x)"): on noisy photos (measured 1.6-3.7 levels) the network
+ * gained +6.3 dB on the mean and at least +2.7 on every photo, the upscaler path +2.4 and
+ * +1.2; on clean, phone and blurred-and-compressed photos (0-1.5 levels) the network was
+ * level with the upscaler path at best and up to 0.6 dB behind its FP32 result.
+ */
+export const RESTORE_NETWORK_MIN_NOISE = 0.1;
+
+export function restoreStrategyFor(a: ImageAnalysis, setting: Restore1xStrategy): 'network' | 'upscaler' {
+  if (setting !== 'auto') return setting;
+  return damage(a).noise >= RESTORE_NETWORK_MIN_NOISE ? 'network' : 'upscaler';
+}
+
+export function autoStrength(a: ImageAnalysis, scale: ScaleFactor, oneX: 'network' | 'upscaler' = 'upscaler'): number {
   const d = degradation(a);
-  let s: number;
-  if (scale === 1 && oneX === 'network') {
-    const { clean, damaged, knee } = RESTORE_1X_CURVE;
-    s = clean + (damaged - clean) * Math.min(1, d / knee);
-  } else s = scale === 1 ? 0.15 + 0.6 * d : scale === 2 ? 0.7 + 0.3 * d : 0.6 + 0.3 * d;
+  const s = scale === 1 && oneX === 'network' ? restoreStrength(a) : scale === 1 ? 0.15 + 0.6 * d : scale === 2 ? 0.7 + 0.3 * d : 0.6 + 0.3 * d;
   return Math.round(clamp01(s) * 100) / 100;
 }
 
-export function chooseRestoration(a: ImageAnalysis, scale: ScaleFactor, requested: number | undefined, oneX: Restore1xStrategy = 'upscaler'): Restoration {
+export function chooseRestoration(a: ImageAnalysis, scale: ScaleFactor, requested: number | undefined, oneX: 'network' | 'upscaler' = 'upscaler'): Restoration {
   const d = Math.round(degradation(a) * 100) / 100;
   if (requested !== undefined) return { strength: clamp01(requested), auto: false, degradation: d };
   return { strength: autoStrength(a, scale, oneX), auto: true, degradation: d };

@@ -16,8 +16,8 @@ import type { EnhanceOptions, FaceReport, ModelName, OutputFormat, Raster, Resto
  * Pure apart from these: no HTTP, no storage, no globals.
  */
 export interface PipelineDeps {
-  /** The (cached) session of a Real-ESRGAN model (2x/4x, and 1x with the upscaler). */
-  session(model: ModelName): Promise<ModelSession>;
+  /** The (cached) session of a Real-ESRGAN model (2x/4x, and 1x with the upscaler), for the output's scale. */
+  session(model: ModelName, scale: ScaleFactor): Promise<ModelSession>;
   /** The (cached) session of the 1x restoration network; absent: 1x runs the upscaler. */
   restorer?(): Promise<ModelSession>;
   /** The face step's detector and restorers (loaded on first use). */

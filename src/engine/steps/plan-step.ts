@@ -1,4 +1,5 @@
-import { chooseRestoration, preDownscale1x } from '../adapt/policy.js';
+import { chooseRestoration, preDownscale1x, restoreStrategyFor } from '../adapt/policy.js';
+import { DEFAULT_RESTORE_1X } from '../types.js';
 import { MODELS } from '../models/model-registry.js';
 import { RESTORE_MODEL } from '../models/restore-model.js';
 import { DEFAULT_PRE_DOWNSCALE, planScale } from '../scale-plan.js';
@@ -6,9 +7,10 @@ import type { EnhanceContext, Step } from './context.js';
 
 /**
  * How much of the network to use (`strength`, chosen from the analysis unless the
- * request says) and how: at 1x the restoration network at the photo's own size; at 2x
- * and 4x (and at 1x with CLEARSHOT_RESTORE_1X=upscaler) the x4 network, its output
- * resized to the target and fused with the classical image.
+ * request says) and how: at 1x the restoration network at the photo's own size (on
+ * damaged photos with CLEARSHOT_RESTORE_1X=auto, on all with `network`); at 2x and 4x
+ * (and at 1x otherwise) the x4 network, its output resized to the target and fused with
+ * the classical image.
  */
 export const planStep: Step = {
   name: 'plan',
@@ -17,7 +19,7 @@ export const planStep: Step = {
     const analysis = c.need('analysis');
     const scale = c.need('scale');
     const output = { width: decoded.width * scale, height: decoded.height * scale };
-    const restore = scale === 1 && (c.deps.restore1x ?? 'network') === 'network' && c.deps.restorer !== undefined;
+    const restore = scale === 1 && c.deps.restorer !== undefined && restoreStrategyFor(analysis, c.deps.restore1x ?? DEFAULT_RESTORE_1X) === 'network';
     c.restoration = chooseRestoration(analysis, scale, c.fixFaceOnly ? 0 : c.options.strength, restore ? 'network' : 'upscaler');
     if (restore) {
       c.plan = { kind: 'restore', model: RESTORE_MODEL, output };

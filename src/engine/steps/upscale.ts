@@ -24,7 +24,7 @@ export async function upscaleAndFuse(c: EnhanceContext, plan: Extract<RestorePla
     c.notes.push('strength 0: the input resized with a classical filter (Lanczos), no network');
     return;
   }
-  const session = await c.deps.session(model.name);
+  const session = await c.deps.session(model.name, scale);
   if (session.precision === 'int8') c.notes.push('network run in int8 (precision)');
   c.lap('load');
   const netInput = await resizeRaster(rgb, plan.scale.netInput.width, plan.scale.netInput.height);
