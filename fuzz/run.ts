@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -29,11 +29,18 @@ const RSS_LIMIT_MB = 1536;
 const work = mkdtempSync(join(tmpdir(), 'clearshot-fuzz-'));
 let failed = false;
 mkdirSync(FINDINGS_DIR, { recursive: true });
+const UNSHARE = process.getuid?.() === 0 ? ['-n'] : ['-r', '-n'];
+const isolated = spawnSync('unshare', [...UNSHARE, 'sh', '-c', 'ip link set lo up'], { stdio: 'ignore' }).status === 0;
+console.log(isolated ? 'each target in a network namespace of its own (loopback only)' : 'unshare -n is not available here: the targets share the machine\'s network');
 
 for (const name of chosen) {
   const current = join(work, `${name}.current`);
   const started = Date.now();
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'child.js'), name, String(minutes * 60), String(seed), current, String(RSS_LIMIT_MB)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const argv = [process.execPath, join(import.meta.dirname, 'child.js'), name, String(minutes * 60), String(seed), current, String(RSS_LIMIT_MB)];
+  // Each target runs in a network namespace of its own (only its loopback up) where
+  // util-linux's unshare allows: the body target's in-process worker fetches the fuzzed
+  // image_urls, and their DNS lookups must not leave the machine (nor wait on a resolver).
+  const child = isolated ? spawn('unshare', [...UNSHARE, 'sh', '-c', `ip link set lo up && exec ${argv.map((a) => `'${a}'`).join(' ')}`], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   let last = Date.now();
   let summary = '';
   let stalled = false;
