@@ -28,7 +28,10 @@ const input = await sharp(fixture('photos', 'astronaut.jpg'))
   .resize(edge, edge, { fit: 'cover' })
   .jpeg({ quality: 90 })
   .toBuffer();
-const engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: [model], ...(tileSize ? { tuning: { tileSize } } : {}) });
+// FP32 unless E2E_PRECISION says otherwise: the targets of this table are FP32's (the int8
+// suite times int8), and the bare run below then times the same network.
+const precision = (process.env.E2E_PRECISION ?? 'fp32') as 'fp32' | 'int8' | 'auto';
+const engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: [model], precision: { setting: precision }, ...(tileSize ? { tuning: { tileSize } } : {}) });
 const timings: Array<Record<string, number>> = [];
 let result: Awaited<ReturnType<LocalEngine['enhance']>> | undefined;
 const total = await timeRuns(runs, async () => {

@@ -111,7 +111,9 @@ export async function restore(): Promise<string> {
   const photos = await corpusOriginals(names);
   const network = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: [], restore1x: 'network', precision: { setting: process.env.RESTORE_PRECISION === 'int8' ? 'int8' : 'fp32' } });
   const upscaler = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: ['fast'], restore1x: 'upscaler' });
-  type Row = { photo: string; input: Scores; upscaler: Scores; network: Scores; sweep: Record<string, Scores>; strength: number; ms: { network: number; upscaler: number } };
+  // The default (CLEARSHOT_RESTORE_1X=auto): the network on noisy photos, the upscaler path elsewhere.
+  const auto = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: ['fast'] });
+  type Row = { photo: string; input: Scores; upscaler: Scores; network: Scores; auto: Scores; autoPath: string; sweep: Record<string, Scores>; strength: number; ms: { network: number; upscaler: number } };
   const results: Record<string, Row[]> = {};
   const cropDir = join(REPO_ROOT, 'docs', 'images');
   mkdirSync(cropDir, { recursive: true });
@@ -133,7 +135,9 @@ export async function restore(): Promise<string> {
         const msU = Date.now() - t;
         const N = await rgb(rn.data);
         const U = await rgb(ru.data);
-        const row: Row = { photo: photo.name, input: scores(I, O, energy), upscaler: scores(U, O, energy), network: scores(N, O, energy), sweep: {}, strength: rn.restoration.strength, ms: { network: msN, upscaler: msU } };
+        const ra = await auto.enhance(x, { scale: 1, format: 'png' });
+        const A = await rgb(ra.data);
+        const row: Row = { photo: photo.name, input: scores(I, O, energy), upscaler: scores(U, O, energy), network: scores(N, O, energy), auto: scores(A, O, energy), autoPath: ra.restoration.network, sweep: {}, strength: rn.restoration.strength, ms: { network: msN, upscaler: msU } };
         for (const s of sweep) row.sweep[String(s)] = scores(await rgb((await network.enhance(x, { scale: 1, strength: s, format: 'png' })).data), O, energy);
         (results[variant] ??= []).push(row);
         if (CROPS.some(([p, v]) => p === photo.name && v === variant)) {
@@ -141,7 +145,7 @@ export async function restore(): Promise<string> {
           await sideBySide(join(cropDir, name), [I, U, N, O], Math.floor(O.width / 2 - 128), Math.floor(O.height / 2 - 128), 256);
           crops.push(`- ${photo.name}, ${variant}: ![${photo.name} ${variant}](images/${name})`);
         }
-        console.error(`${photo.name} ${variant}: input ${fmt(row.input.psnr, 2)} upscaler ${fmt(row.upscaler.psnr, 2)} network ${fmt(row.network.psnr, 2)} (s=${row.strength}) ${msN}/${msU} ms`);
+        console.error(`${photo.name} ${variant}: input ${fmt(row.input.psnr, 2)} upscaler ${fmt(row.upscaler.psnr, 2)} network ${fmt(row.network.psnr, 2)} (s=${row.strength}) auto ${fmt(row.auto.psnr, 2)} (${row.autoPath}) ${msN}/${msU} ms`);
       }
     }
     for (const asset of designAssets()) {
@@ -162,6 +166,7 @@ export async function restore(): Promise<string> {
   } finally {
     await network.close();
     await upscaler.close();
+    await auto.close();
   }
 
   const rows: Array<Array<string | number>> = [];
@@ -174,7 +179,7 @@ export async function restore(): Promise<string> {
   for (const variant of variants) {
     const list = results[variant] ?? [];
     if (!list.length) continue;
-    rows.push(line(variant, 'input', list, (r) => r.input), line(variant, 'upscaler (before)', list, (r) => r.upscaler), line(variant, `network (auto, s ${fmt(Math.min(...list.map((r) => r.strength)), 2)}-${fmt(Math.max(...list.map((r) => r.strength)), 2)})`, list, (r) => r.network));
+    rows.push(line(variant, 'input', list, (r) => r.input), line(variant, 'upscaler (before)', list, (r) => r.upscaler), line(variant, `network (auto, s ${fmt(Math.min(...list.map((r) => r.strength)), 2)}-${fmt(Math.max(...list.map((r) => r.strength)), 2)})`, list, (r) => r.network), line(variant, `**default (auto): network on ${list.filter((r) => r.autoPath === 'restore-1x').length} of ${list.length}**`, list, (r) => r.auto));
     for (const s of sweep) {
       const dp = list.map((r) => r.sweep[String(s)]!.psnr - r.input.psnr);
       const ds = list.map((r) => r.sweep[String(s)]!.ssim - r.input.ssim);
@@ -199,7 +204,7 @@ export async function restore(): Promise<string> {
   return [
     '## Restoration network (1x)',
     '',
-    `${photos.length} photographs of the adaptive benchmark (bench/lib/photos.ts; the network's validation split, never trained on) at their own size (1920 px long edge). Degradations (bench/lib/real-degrade.ts): clean = JPEG q95; phone75 = q75; heavy4 = blur 1.2 + noise 4 + q40; noisy = colour noise sigma 8 + q90. Both paths at auto strength: "upscaler (before)" = the x4 fast network on a shrunk copy fused with the input (CLEARSHOT_RESTORE_1X=upscaler); "network" = ClearShot's restoration network at the photo's size (models/restore-1x.onnx, training/).`,
+    `${photos.length} photographs of the adaptive benchmark (bench/lib/photos.ts; the network's validation split, never trained on) at their own size (1920 px long edge). Degradations (bench/lib/real-degrade.ts): clean = JPEG q95; phone75 = q75; heavy4 = blur 1.2 + noise 4 + q40; noisy = colour noise sigma 8 + q90. All at auto strength and default precision (at 1x the upscaler runs in FP32): "upscaler (before)" = the x4 fast network on a shrunk copy fused with the input (CLEARSHOT_RESTORE_1X=upscaler); "network" = ClearShot's restoration network at the photo's size on every photo (models/restore-1x.onnx, training/; CLEARSHOT_RESTORE_1X=network); "default (auto)" = the network where the analysis measures noise, the upscaler path elsewhere (CLEARSHOT_RESTORE_1X=auto).`,
     '',
     'Δ columns: mean / worst photo against the input. GMSD: lower is better. Sharpness: gradient energy over the original\'s.',
     '',
