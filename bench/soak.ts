@@ -282,6 +282,7 @@ async function main(): Promise<number> {
 
   const services: Service[] = [];
   const procs: Proc[] = [];
+  const timers: NodeJS.Timeout[] = [];
   let exitCode = 1;
   try {
     const pgs = await startPostgres();
@@ -333,8 +334,9 @@ async function main(): Promise<number> {
     const loadEnd = Date.now() + MINUTES * 60_000;
     const inflight = new Set<Promise<void>>();
 
-    const sampler = setInterval(() => procs.forEach(sampleRss), 5000);
+    timers.push(setInterval(() => procs.forEach(sampleRss), 5000));
     const receiverToggle = setInterval(() => void receiver.setUp(rand() >= 1 / 3), 20_000);
+    timers.push(receiverToggle);
 
     const one = async (): Promise<void> => {
       const k = pick(keys);
@@ -612,6 +614,8 @@ async function main(): Promise<number> {
     if (exitCode === 0) rmSync(logDir, { recursive: true, force: true });
     else log(`logs kept in ${logDir}`);
   } finally {
+    // The memory sampler ran until here: a live interval kept the finished soak from exiting.
+    for (const t of timers) clearInterval(t);
     for (const p of procs) p.child?.kill('SIGKILL');
     await Promise.all(procs.map((p) => (p.child ? exited(p.child) : undefined)));
     for (const s of services.reverse()) await s.stop().catch(() => undefined);
@@ -620,5 +624,6 @@ async function main(): Promise<number> {
   return exitCode;
 }
 
-process.exitCode = await main();
+// Exit with the verdict even if a client library keeps a handle open: .ci/run waits on this.
+process.exit(await main());
 void REPO_ROOT;
