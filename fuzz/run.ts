@@ -40,7 +40,8 @@ for (const name of chosen) {
   // Each target runs in a network namespace of its own (only its loopback up) where
   // util-linux's unshare allows: the body target's in-process worker fetches the fuzzed
   // image_urls, and their DNS lookups must not leave the machine (nor wait on a resolver).
-  const child = isolated ? spawn('unshare', [...UNSHARE, 'sh', '-c', `ip link set lo up && exec ${argv.map((a) => `'${a}'`).join(' ')}`], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [cmd, ...args] = isolated ? ['unshare', ...UNSHARE, 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...argv] : argv;
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let last = Date.now();
   let summary = '';
   let stalled = false;

@@ -75,15 +75,11 @@ export class LocalEngine implements Engine {
 
   /**
    * The session for a model at the requested precision (undefined/auto: the engine's
-   * choice). At 1x `auto` keeps the upscaler in FP32: there its int8 error is not hidden by
-   * an enlargement, and measured against ground truth it cost 0.1-0.7 dB of the gain on
-   * phone and damaged photos (docs/BENCHMARKS.md, "Restoration network (1x)"); forced int8
-   * (setting or request) still applies.
+   * choice, which for `fast` depends on the output scale: int8-networks.ts).
    */
   async session(model: ModelName, requested?: EnhanceOptions['precision'], scale?: ScaleFactor): Promise<ModelSession> {
     // int8 exists for `fast` only among the Real-ESRGAN models.
-    const autoAt1x = scale === 1 && requested !== 'fp32' && requested !== 'int8' && (this.config.precision?.setting ?? 'auto') === 'auto';
-    const precision = model === 'fast' && !autoAt1x ? await this.int8.precisionFor(requested) : 'fp32';
+    const precision = model === 'fast' ? await this.int8.precisionFor(requested, scale) : 'fp32';
     const key = `${model}/${precision}`;
     let s = this.sessions.get(key);
     if (!s) {

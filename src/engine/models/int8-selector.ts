@@ -1,5 +1,6 @@
 import type { EngineConfig } from '../engine-config.js';
 import { openSession, type ModelSession, type SessionOptions } from './onnx-session.js';
+import type { ScaleFactor } from '../types.js';
 import { decidePrecision, type OutputComparison, type Precision, type PrecisionDecision, type PrecisionSetting } from './precision.js';
 
 /**
@@ -21,6 +22,8 @@ export interface Int8Network {
   int8Model(): Promise<{ readonly path: string; readonly converted: boolean }>;
   /** Compares the int8 model with FP32 for `auto` (int8-check.ts: the final images). */
   check(fp32: string, int8: string, threads: number): Promise<OutputComparison>;
+  /** Output scales at which `auto` may choose int8 (default: all); at the others `auto` means FP32. */
+  readonly autoScales?: readonly ScaleFactor[];
 }
 
 /**
@@ -63,7 +66,7 @@ export class Int8Selector {
     if (!this.decided) {
       const p = this.config.precision ?? {};
       this.decided = decidePrecision({
-        setting: p.setting ?? 'auto',
+        setting: this.setting(),
         label: this.network.label,
         ...(p.assumeNoVnni ? { assumeNoVnni: true } : {}),
         ...(p.minPsnr !== undefined ? { minPsnr: p.minPsnr } : {}),
@@ -76,9 +79,18 @@ export class Int8Selector {
     return this.decided;
   }
 
-  /** A request's fp32/int8 wins over the engine's choice. */
-  async precisionFor(requested: PrecisionSetting | undefined): Promise<Precision> {
+  private setting(): PrecisionSetting {
+    return this.config.precision?.setting ?? 'auto';
+  }
+
+  /**
+   * A request's fp32/int8 wins over the engine's choice; under `auto` (request and
+   * setting), a scale the network does not allow int8 at gets FP32.
+   */
+  async precisionFor(requested: PrecisionSetting | undefined, scale?: ScaleFactor): Promise<Precision> {
     if (requested === 'fp32' || requested === 'int8') return requested;
+    const allowed = this.network.autoScales;
+    if (scale !== undefined && allowed && !allowed.includes(scale) && this.setting() === 'auto') return 'fp32';
     return (await this.decision()).precision;
   }
 

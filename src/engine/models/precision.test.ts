@@ -47,6 +47,17 @@ describe('precision choice (CLEARSHOT_PRECISION)', () => {
     assert.match((await selector.decision()).reason, /^test network precision int8/);
   });
 
+  it('under auto, a scale outside the network\'s autoScales gets FP32; a forced setting or request still applies', async () => {
+    const network = { label: 'test network', fp32Path: async () => '/nonexistent', int8Model: async () => ({ path: '/nonexistent', converted: false }), check: never, autoScales: [2, 4] as const };
+    const auto = new Int8Selector({ precision: { setting: 'auto' } }, network);
+    assert.equal(await auto.precisionFor(undefined, 1), 'fp32');
+    assert.equal(await auto.precisionFor('auto', 1), 'fp32');
+    assert.equal(await auto.precisionFor('int8', 1), 'int8');
+    const forced = new Int8Selector({ precision: { setting: 'int8' } }, network);
+    assert.equal(await forced.precisionFor(undefined, 1), 'int8');
+    assert.equal(await forced.precisionFor(undefined, 4), 'int8');
+  });
+
   it('reads VNNI from cpuinfo flags', () => {
     assert.deepEqual(cpuFeatures('processor : 0\nflags\t\t: fpu avx2 avx512f avx512_vnni avx512_bf16\n'), { vnni: true, flags: ['avx512_vnni', 'avx512_bf16'] });
     assert.equal(cpuFeatures('flags : fpu avx_vnni\n').vnni, true);
