@@ -59,7 +59,7 @@ process.stdout.write(
     medianMs: median(total),
     runs: total,
     inferenceMs: step('inference'),
-    steps: Object.fromEntries(['decode', 'prepare', 'inference', 'finish', 'encode'].map((k) => [k, step(k)])),
+    steps: Object.fromEntries([...new Set(timings.flatMap((t) => Object.keys(t)))].map((k) => [k, step(k)])),
     bareMs,
     tile: tileSize ?? MODELS[model].tileSize,
     maxRssMB: process.resourceUsage().maxRSS / 1024,

@@ -50,49 +50,57 @@ export function fusionFor(scale: number, strength: number): FusionOptions {
 
 /**
  * In-place separable box blur (edges clamped), repeated `passes` times (3 ~ Gaussian).
- * Each horizontal pass slides a window along the row with the clamped ends handled
- * outside the inner loop; each vertical pass keeps running column sums and reads the
- * rows that leave the window from a ring of the last 2r + 1 original rows, so no copy of
- * the plane is made. A 4 MP plane takes a few tens of milliseconds per pass.
+ * Horizontal and vertical box passes commute, so every horizontal pass of a row is made
+ * while the row is in cache (one sweep of the plane), then the vertical passes.
  */
 export function boxBlur(src: Float32Array, width: number, height: number, radius: number, passes = 1): Float32Array {
   const r = Math.round(radius);
   if (r < 1 || width < 1 || height < 1) return src;
-  const norm = 1 / (2 * r + 1);
   const line = new Float32Array(width);
+  for (let y = 0; y < height; y++) blurRowPasses(src, y * width, width, r, passes, line);
+  for (let pass = 0; pass < passes; pass++) blurColumns(src, width, height, r);
+  return src;
+}
+
+/** `passes` horizontal box passes over one row, in place. */
+function blurRowPasses(src: Float32Array, row: number, width: number, r: number, passes: number, line: Float32Array): void {
+  const norm = 1 / (2 * r + 1);
+  for (let pass = 0; pass < passes; pass++) blurRow(src, row, width, r, norm, line);
+}
+
+/**
+ * One vertical box pass, in place: running column sums; the rows that leave the window
+ * are read from a ring of the last 2r + 2 original rows, so no copy of the plane is made.
+ */
+function blurColumns(src: Float32Array, width: number, height: number, r: number): void {
+  const norm = 1 / (2 * r + 1);
   const sums = new Float64Array(width);
   const ringRows = 2 * r + 2;
   const ring = new Float32Array(ringRows * width);
-  for (let pass = 0; pass < passes; pass++) {
-    for (let y = 0; y < height; y++) blurRow(src, y * width, width, r, norm, line);
-    // Vertical: out[y] = mean of rows clamp(y - r) .. clamp(y + r) of the original.
-    sums.fill(0);
-    for (let k = -r; k <= r; k++) {
-      const row = Math.min(height - 1, Math.max(0, k)) * width;
-      for (let x = 0; x < width; x++) sums[x]! += src[row + x]!;
-    }
-    // Rows are overwritten in order; an original row y is still needed until row y + r
-    // (as the row that leaves the window), so it is kept in the ring until then.
-    for (let y = 0; y < height; y++) {
-      const row = y * width;
-      const slot = (y % ringRows) * width;
-      ring.set(src.subarray(row, row + width), slot);
-      const addY = Math.min(height - 1, y + r + 1);
-      const dropY = Math.max(0, y - r);
-      const add = addY * width;
-      const drop = (dropY % ringRows) * width;
-      // The row that enters is original (not yet overwritten: addY > y, or the clamped last row).
-      const addFromRing = addY <= y;
-      const addBase = addFromRing ? (addY % ringRows) * width : add;
-      const addSrc = addFromRing ? ring : src;
-      for (let x = 0; x < width; x++) {
-        const v = sums[x]!;
-        src[row + x] = v * norm;
-        sums[x] = v + addSrc[addBase + x]! - ring[drop + x]!;
-      }
+  // out[y] = mean of rows clamp(y - r) .. clamp(y + r) of the original.
+  for (let k = -r; k <= r; k++) {
+    const row = Math.min(height - 1, Math.max(0, k)) * width;
+    for (let x = 0; x < width; x++) sums[x]! += src[row + x]!;
+  }
+  // Rows are overwritten in order; an original row y is still needed until row y + r
+  // (as the row that leaves the window), so it is kept in the ring until then.
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    const slot = (y % ringRows) * width;
+    ring.set(src.subarray(row, row + width), slot);
+    const addY = Math.min(height - 1, y + r + 1);
+    const dropY = Math.max(0, y - r);
+    const drop = (dropY % ringRows) * width;
+    // The row that enters is original (not yet overwritten: addY > y, or the clamped last row).
+    const addFromRing = addY <= y;
+    const addBase = addFromRing ? (addY % ringRows) * width : addY * width;
+    const addSrc = addFromRing ? ring : src;
+    for (let x = 0; x < width; x++) {
+      const v = sums[x]!;
+      src[row + x] = v * norm;
+      sums[x] = v + addSrc[addBase + x]! - ring[drop + x]!;
     }
   }
-  return src;
 }
 
 /** One horizontal box pass over a row, in place (clamped ends). */
@@ -142,48 +150,85 @@ export function estimateDefect(base: Raster, net: Raster): number {
   let se = 0;
   for (let i = 0, j = 0; i < n; i++, j += ch) {
     const d = lumaDelta(b, m, j, ch, k);
-    se += Math.fround(d * d); // as fusionWeights sums its Float32Array: the same defect to the bit
+    se += Math.fround(d * d); // as the fusion sums its Float32Array: the same defect to the bit
   }
   return defectOf(se / n);
 }
 
-/** The per-pixel weight of the network, w in [0, 1] (exported for tests and benchmarks). */
-export function fusionWeights(base: Raster, net: Raster, o: FusionOptions, into?: Float32Array): Float32Array {
-  const n = base.width * base.height;
-  const ch = base.channels;
-  const k = base.depth === 16 ? 1 / 257 : 1;
-  const b = base.data;
-  const m = net.data;
-  const energy = into ? into.subarray(0, n) : new Float32Array(n);
+/**
+ * Squared luma change of one row (pixels [i0, i0 + width)) into `energy`, then its
+ * horizontal blur passes; returns the row's sum of squares before the blur (for the
+ * default defect).
+ */
+function energyRow(b: Raster['data'], m: Raster['data'], ch: number, k: number, energy: Float32Array, i0: number, width: number, r: number, line: Float32Array): number {
+  let se = 0;
   if (ch === 3) {
-    for (let i = 0, j = 0; i < n; i++, j += 3) {
+    for (let x = 0, i = i0, j = i0 * 3; x < width; x++, i++, j += 3) {
       const d = (0.299 * (m[j]! - b[j]!) + 0.587 * (m[j + 1]! - b[j + 1]!) + 0.114 * (m[j + 2]! - b[j + 2]!)) * k;
-      energy[i] = d * d;
+      const e = Math.fround(d * d);
+      energy[i] = e;
+      se += e;
     }
   } else {
-    for (let i = 0, j = 0; i < n; i++, j += ch) {
+    for (let x = 0, i = i0, j = i0 * ch; x < width; x++, i++, j += ch) {
       const d = lumaDelta(b, m, j, ch, k);
-      energy[i] = d * d;
+      const e = Math.fround(d * d);
+      energy[i] = e;
+      se += e;
     }
   }
-  let defect = o.defect;
-  if (defect === undefined) {
-    let se = 0;
-    for (let i = 0; i < n; i++) se += energy[i]!;
-    defect = defectOf(se / n);
-  }
-  boxBlur(energy, base.width, base.height, o.radius, 2);
+  if (r >= 1) blurRowPasses(energy, i0, width, r, ENERGY_PASSES, line);
+  return se;
+}
+
+/** Box passes of the energy window (2 ~ a triangle of radius 2r). */
+const ENERGY_PASSES = 2;
+
+/** The threshold and exponent of the weight (see {@link weightOf}). */
+interface WeightParams {
+  readonly s: number;
+  readonly allowed: number;
+  readonly lk: number;
+}
+
+function weightParams(o: FusionOptions, defect: number): WeightParams {
   const s = Math.min(1, Math.max(0, o.strength));
-  const allowed = o.tau * o.tau * Math.max(0.25, defect * defect);
-  const w = energy; // reused in place
-  if (s <= 0 || s >= 1) return w.fill(s <= 0 ? 0 : 1);
-  // w = s^(1 + texture (1 - g)) = s * exp(ln(s) * texture * (1 - g))
-  const lk = Math.log(s) * o.texture;
-  for (let i = 0; i < n; i++) {
-    const e = energy[i]!;
-    const g = e <= allowed ? 1 : allowed / e;
-    w[i] = g >= 1 ? s : s * Math.exp(lk * (1 - g));
+  return { s, allowed: o.tau * o.tau * Math.max(0.25, defect * defect), lk: Math.log(s) * o.texture };
+}
+
+/** w = s^(1 + texture (1 - g)) = s * exp(ln(s) * texture * (1 - g)), g the Wiener test of the local energy. */
+function weightOf(e: number, p: WeightParams): number {
+  const g = e <= p.allowed ? 1 : p.allowed / e;
+  return g >= 1 ? p.s : p.s * Math.exp(p.lk * (1 - g));
+}
+
+/**
+ * The blurred local energy of the luma change and the defect (given, or estimated from
+ * it); rows of `net` come from `rowOf` (the gated network output is made row by row).
+ */
+function localEnergy(base: Raster, net: Raster, o: FusionOptions, into: Float32Array, rowOf?: (y: number) => void): { energy: Float32Array; defect: number } {
+  const { width, height, channels: ch } = base;
+  const n = width * height;
+  const k = base.depth === 16 ? 1 / 257 : 1;
+  const energy = into.subarray(0, n);
+  const r = Math.round(o.radius);
+  const line = new Float32Array(width);
+  let se = 0;
+  for (let y = 0; y < height; y++) {
+    rowOf?.(y);
+    se += energyRow(base.data, net.data, ch, k, energy, y * width, width, r, line);
   }
+  if (r >= 1) for (let pass = 0; pass < ENERGY_PASSES; pass++) blurColumns(energy, width, height, r);
+  return { energy, defect: o.defect ?? defectOf(se / n) };
+}
+
+/** The per-pixel weight of the network, w in [0, 1] (exported for tests and benchmarks). */
+export function fusionWeights(base: Raster, net: Raster, o: FusionOptions, into?: Float32Array): Float32Array {
+  const { energy, defect } = localEnergy(base, net, o, into ?? new Float32Array(base.width * base.height));
+  const p = weightParams(o, defect);
+  const w = energy; // reused in place
+  if (p.s <= 0 || p.s >= 1) return w.fill(p.s <= 0 ? 0 : 1);
+  for (let i = 0; i < w.length; i++) w[i] = weightOf(energy[i]!, p);
   return w;
 }
 
@@ -201,28 +246,31 @@ function scratchPlane(n: number): Float32Array {
   return planeScratch.subarray(0, n);
 }
 
-/**
- * fuse(base, consistencyGate(base, net, input, scale), o), with the gated copy of the
- * network's output in working memory (the gate applies only at 2x/4x, as there).
- */
-export function fuseGated(base: Raster, net: Raster, input: Raster, scale: number, o: FusionOptions, gate: ConsistencyOptions = DEFAULT_CONSISTENCY): Raster {
-  if (o.strength <= 0) return base;
-  const c = gateMap(base, net, input, scale, gate);
-  if (!c) return fuse(base, net, o);
-  const n = base.width * base.height * base.channels;
+function scratchRaster(like: Raster): Raster {
+  const n = like.width * like.height * like.channels;
   let data: Uint8Array | Uint16Array;
-  if (base.depth === 16) {
+  if (like.depth === 16) {
     if (gateScratch16.length < n) gateScratch16 = new Uint16Array(n);
     data = gateScratch16.subarray(0, n);
   } else {
     if (gateScratch8.length < n) gateScratch8 = new Uint8Array(n);
     data = gateScratch8.subarray(0, n);
   }
-  const gated: Raster = { ...base, data };
-  applyGate(base, net, c, input.width, input.height, gated, 0, base.height);
-  // At strength 1 fuse returns the gated raster itself: copy it out of working memory.
-  const out = fuse(base, gated, o);
-  return out === gated ? { ...gated, data: gated.data.slice() } : out;
+  return { ...like, data };
+}
+
+/**
+ * fuse(base, consistencyGate(base, net, input, scale), o) in one implementation: the
+ * gated network output is made row by row, in working memory, as the fusion reads it
+ * (the gate applies only at 2x/4x, as there).
+ */
+export function fuseGated(base: Raster, net: Raster, input: Raster, scale: number, o: FusionOptions, gate: ConsistencyOptions = DEFAULT_CONSISTENCY): Raster {
+  if (o.strength <= 0) return base;
+  const c = gateMap(base, net, input, scale, gate);
+  if (!c) return fuse(base, net, o);
+  if (o.strength >= 1) return consistencyGateWith(base, net, c, input.width, input.height);
+  const gated = scratchRaster(base);
+  return fuseWith(base, gated, o, gateRows(base, net, c, input.width, input.height, gated));
 }
 
 /** B + w (N - B), minus the low-pass of that change (tone anchoring). Same shape as `base`. */
@@ -233,8 +281,20 @@ export function fuse(base: Raster, net: Raster, o: FusionOptions): Raster {
   const s = Math.min(1, Math.max(0, o.strength));
   if (s >= 1) return net;
   if (s <= 0) return base;
+  return fuseWith(base, net, o);
+}
+
+/**
+ * The fusion for 0 < strength < 1, in four sweeps of the output: (1) the net's rows (made
+ * by `rowOf` when gated) and their squared luma change, blurred along the row; (2) the
+ * vertical blur passes; (3) the weights, with the change's 4x4 block sums for the tone
+ * low-pass; (4) the output.
+ */
+function fuseWith(base: Raster, net: Raster, o: FusionOptions, rowOf?: (y: number) => void): Raster {
   const { width, height, channels: ch } = base;
-  const w = fusionWeights(base, net, o, scratchPlane(width * height));
+  const { energy, defect } = localEnergy(base, net, o, scratchPlane(width * height), rowOf);
+  const p = weightParams(o, defect);
+  const w = energy; // reused in place
   const b = base.data;
   const m = net.data;
   const out = allocRaster(width, height, ch, base.depth);
@@ -242,7 +302,7 @@ export function fuse(base: Raster, net: Raster, o: FusionOptions): Raster {
   const max = base.depth === 16 ? 65535 : 255;
   if (o.toneRadius < 1) {
     for (let i = 0, j = 0; i < w.length; i++) {
-      const wi = w[i]!;
+      const wi = weightOf(energy[i]!, p);
       for (let c = 0; c < ch; c++, j++) {
         const v = b[j]! + wi * (m[j]! - b[j]!) + 0.5;
         o8[j] = v <= 0 ? 0 : v >= max ? max : v;
@@ -257,26 +317,7 @@ export function fuse(base: Raster, net: Raster, o: FusionOptions): Raster {
   const sw = Math.ceil(width / f);
   const sh = Math.ceil(height / f);
   const small = new Float32Array(sw * sh * ch);
-  for (let y = 0; y < height; y++) {
-    const sRow = (y >> 2) * sw * ch;
-    let i = y * width;
-    let j = i * ch;
-    if (ch === 3) {
-      for (let x = 0; x < width; x++, i++, j += 3) {
-        const wi = w[i]!;
-        const si = sRow + (x >> 2) * 3;
-        small[si]! += wi * (m[j]! - b[j]!);
-        small[si + 1]! += wi * (m[j + 1]! - b[j + 1]!);
-        small[si + 2]! += wi * (m[j + 2]! - b[j + 2]!);
-      }
-      continue;
-    }
-    for (let x = 0; x < width; x++, i++) {
-      const wi = w[i]!;
-      const si = sRow + (x >> 2) * ch;
-      for (let c = 0; c < ch; c++, j++) small[si + c]! += wi * (m[j]! - b[j]!);
-    }
-  }
+  for (let y = 0; y < height; y++) weightsAndBlocks(b, m, energy, p, small, y, width, ch, sw);
   const lastW = width - (sw - 1) * f;
   const lastH = height - (sh - 1) * f;
   for (let by = 0; by < sh; by++) {
@@ -310,46 +351,79 @@ export function fuse(base: Raster, net: Raster, o: FusionOptions): Raster {
     const r1 = Math.min(sh - 1, Math.floor(fy) + 1) * sw;
     const ty = fy - Math.floor(fy);
     for (let c = 0; c < ch; c++) {
-      const p = planes[c]!;
-      for (let k = 0; k < sw; k++) toneRow[k * ch + c] = p[r0 + k]! + (p[r1 + k]! - p[r0 + k]!) * ty;
+      const pl = planes[c]!;
+      for (let k = 0; k < sw; k++) toneRow[k * ch + c] = pl[r0 + k]! + (pl[r1 + k]! - pl[r0 + k]!) * ty;
     }
-    let i = y * width;
-    let j = i * ch;
-    if (ch === 3) {
-      for (let x = 0; x < width; x++, i++, j += 3) {
-        const a0 = xi0[x]!;
-        const a1 = xi1[x]!;
-        const t = xt[x]!;
-        const wi = w[i]!;
-        const t0 = toneRow[a0]!;
-        const t1 = toneRow[a0 + 1]!;
-        const t2 = toneRow[a0 + 2]!;
-        const b0 = b[j]!;
-        const b1 = b[j + 1]!;
-        const b2 = b[j + 2]!;
-        const v0 = b0 + wi * (m[j]! - b0) - (t0 + (toneRow[a1]! - t0) * t) + 0.5;
-        const v1 = b1 + wi * (m[j + 1]! - b1) - (t1 + (toneRow[a1 + 1]! - t1) * t) + 0.5;
-        const v2 = b2 + wi * (m[j + 2]! - b2) - (t2 + (toneRow[a1 + 2]! - t2) * t) + 0.5;
-        o8[j] = v0 <= 0 ? 0 : v0 >= max ? max : v0;
-        o8[j + 1] = v1 <= 0 ? 0 : v1 >= max ? max : v1;
-        o8[j + 2] = v2 <= 0 ? 0 : v2 >= max ? max : v2;
-      }
-      continue;
-    }
-    for (let x = 0; x < width; x++, i++) {
-      const a0 = xi0[x]!;
-      const a1 = xi1[x]!;
-      const t = xt[x]!;
-      const wi = w[i]!;
-      for (let c = 0; c < ch; c++, j++) {
-        const t0 = toneRow[a0 + c]!;
-        const tone = t0 + (toneRow[a1 + c]! - t0) * t;
-        const v = b[j]! + wi * (m[j]! - b[j]!) - tone + 0.5;
-        o8[j] = v <= 0 ? 0 : v >= max ? max : v;
-      }
-    }
+    if (ch === 3) outputRow3(b, m, w, toneRow, xi0, xi1, xt, o8, y, width, max);
+    else outputRow(b, m, w, toneRow, xi0, xi1, xt, o8, y, width, ch, max);
   }
   return out;
+}
+
+/** Row `y`: the weights (into `w`, over the energy) and the 4x4 block sums of w (N - B). */
+function weightsAndBlocks(b: Raster['data'], m: Raster['data'], w: Float32Array, p: WeightParams, small: Float32Array, y: number, width: number, ch: number, sw: number): void {
+  const sRow = (y >> 2) * sw * ch;
+  let i = y * width;
+  let j = i * ch;
+  if (ch === 3) {
+    for (let x = 0; x < width; x++, i++, j += 3) {
+      const wi = weightOf(w[i]!, p);
+      w[i] = wi;
+      const si = sRow + (x >> 2) * 3;
+      small[si]! += wi * (m[j]! - b[j]!);
+      small[si + 1]! += wi * (m[j + 1]! - b[j + 1]!);
+      small[si + 2]! += wi * (m[j + 2]! - b[j + 2]!);
+    }
+    return;
+  }
+  for (let x = 0; x < width; x++, i++) {
+    const wi = weightOf(w[i]!, p);
+    w[i] = wi;
+    const si = sRow + (x >> 2) * ch;
+    for (let c = 0; c < ch; c++, j++) small[si + c]! += wi * (m[j]! - b[j]!);
+  }
+}
+
+/** Output row `y` of an RGB fusion: B + w (N - B) - tone, rounded and clamped. */
+function outputRow3(b: Raster['data'], m: Raster['data'], w: Float32Array, toneRow: Float32Array, xi0: Int32Array, xi1: Int32Array, xt: Float32Array, o8: Raster['data'], y: number, width: number, max: number): void {
+  let i = y * width;
+  let j = i * 3;
+  for (let x = 0; x < width; x++, i++, j += 3) {
+    const a0 = xi0[x]!;
+    const a1 = xi1[x]!;
+    const t = xt[x]!;
+    const wi = w[i]!;
+    const t0 = toneRow[a0]!;
+    const t1 = toneRow[a0 + 1]!;
+    const t2 = toneRow[a0 + 2]!;
+    const b0 = b[j]!;
+    const b1 = b[j + 1]!;
+    const b2 = b[j + 2]!;
+    const v0 = b0 + wi * (m[j]! - b0) - (t0 + (toneRow[a1]! - t0) * t) + 0.5;
+    const v1 = b1 + wi * (m[j + 1]! - b1) - (t1 + (toneRow[a1 + 1]! - t1) * t) + 0.5;
+    const v2 = b2 + wi * (m[j + 2]! - b2) - (t2 + (toneRow[a1 + 2]! - t2) * t) + 0.5;
+    o8[j] = v0 <= 0 ? 0 : v0 >= max ? max : v0;
+    o8[j + 1] = v1 <= 0 ? 0 : v1 >= max ? max : v1;
+    o8[j + 2] = v2 <= 0 ? 0 : v2 >= max ? max : v2;
+  }
+}
+
+/** Output row `y` for any channel count. */
+function outputRow(b: Raster['data'], m: Raster['data'], w: Float32Array, toneRow: Float32Array, xi0: Int32Array, xi1: Int32Array, xt: Float32Array, o8: Raster['data'], y: number, width: number, ch: number, max: number): void {
+  let i = y * width;
+  let j = i * ch;
+  for (let x = 0; x < width; x++, i++) {
+    const a0 = xi0[x]!;
+    const a1 = xi1[x]!;
+    const t = xt[x]!;
+    const wi = w[i]!;
+    for (let c = 0; c < ch; c++, j++) {
+      const t0 = toneRow[a0 + c]!;
+      const tone = t0 + (toneRow[a1 + c]! - t0) * t;
+      const v = b[j]! + wi * (m[j]! - b[j]!) - tone + 0.5;
+      o8[j] = v <= 0 ? 0 : v >= max ? max : v;
+    }
+  }
 }
 
 /**
@@ -413,9 +487,13 @@ function areaLumas(n: Raster, b: Raster, f: number, width: number, height: numbe
 /** The network's output with its change scaled down where it disagrees with the input (see ConsistencyOptions); `net` itself when scale is 1 or the sizes are not exact multiples. */
 export function consistencyGate(base: Raster, net: Raster, input: Raster, scale: number, o: ConsistencyOptions = DEFAULT_CONSISTENCY): Raster {
   const c = gateMap(base, net, input, scale, o);
-  if (!c) return net;
+  return c ? consistencyGateWith(base, net, c, input.width, input.height) : net;
+}
+
+function consistencyGateWith(base: Raster, net: Raster, c: Float32Array, iw: number, ih: number): Raster {
   const out = allocRaster(base.width, base.height, base.channels, base.depth);
-  applyGate(base, net, c, input.width, input.height, out, 0, base.height);
+  const row = gateRows(base, net, c, iw, ih, out);
+  for (let y = 0; y < base.height; y++) row(y);
   return out;
 }
 
@@ -448,11 +526,12 @@ export function gateMap(base: Raster, net: Raster, input: Raster, scale: number,
 }
 
 /**
- * Rows [y0, y1) of the gated output into `out`: B + g (N - B), rounded, with g the gate
- * map bilinearly at output pixels (centres aligned). Per output row the two input rows
- * are mixed first; a row whose weights are all 1 is the network's row as it is.
+ * The gated output row by row: the returned function writes row `y` of `out` as
+ * B + g (N - B), rounded, with g the gate map bilinearly at output pixels (centres
+ * aligned). Per output row the two input rows are mixed first; a row whose weights are
+ * all 1 is the network's row as it is.
  */
-export function applyGate(base: Raster, net: Raster, c: Float32Array, iw: number, ih: number, out: Raster, y0: number, y1: number): void {
+function gateRows(base: Raster, net: Raster, c: Float32Array, iw: number, ih: number, out: Raster): (y: number) => void {
   const { width, channels: ch } = base;
   const f = Math.round(width / iw);
   const b = base.data;
@@ -469,7 +548,7 @@ export function applyGate(base: Raster, net: Raster, c: Float32Array, iw: number
   }
   const cRow = new Float32Array(iw);
   const rowLen = width * ch;
-  for (let y = y0; y < y1; y++) {
+  return (y: number) => {
     const fy = Math.min(ih - 1, Math.max(0, (y + 0.5) / f - 0.5));
     const r0 = Math.floor(fy) * iw;
     const r1 = Math.min(ih - 1, Math.floor(fy) + 1) * iw;
@@ -484,16 +563,32 @@ export function applyGate(base: Raster, net: Raster, c: Float32Array, iw: number
     const start = y * rowLen;
     if (all) {
       o8.set(m.subarray(start, start + rowLen), start);
-      continue;
+      return;
     }
-    for (let x = 0, j = start; x < width; x++) {
-      const a = cRow[x0s[x]!]!;
-      const g = a + (cRow[x1s[x]!]! - a) * txs[x]!;
-      if (g >= 1) {
-        for (let k = 0; k < ch; k++, j++) o8[j] = m[j]!;
-      } else {
-        for (let k = 0; k < ch; k++, j++) o8[j] = Math.round(b[j]! + g * (m[j]! - b[j]!));
+    if (ch === 3) gateRow3(b, m, o8, cRow, x0s, x1s, txs, start, width);
+    else {
+      for (let x = 0, j = start; x < width; x++) {
+        const a = cRow[x0s[x]!]!;
+        const g = a + (cRow[x1s[x]!]! - a) * txs[x]!;
+        if (g >= 1) for (let k = 0; k < ch; k++, j++) o8[j] = m[j]!;
+        else for (let k = 0; k < ch; k++, j++) o8[j] = Math.round(b[j]! + g * (m[j]! - b[j]!));
       }
+    }
+  };
+}
+
+function gateRow3(b: Raster['data'], m: Raster['data'], o8: Raster['data'], cRow: Float32Array, x0s: Int32Array, x1s: Int32Array, txs: Float32Array, start: number, width: number): void {
+  for (let x = 0, j = start; x < width; x++, j += 3) {
+    const a = cRow[x0s[x]!]!;
+    const g = a + (cRow[x1s[x]!]! - a) * txs[x]!;
+    if (g >= 1) {
+      o8[j] = m[j]!;
+      o8[j + 1] = m[j + 1]!;
+      o8[j + 2] = m[j + 2]!;
+    } else {
+      o8[j] = Math.round(b[j]! + g * (m[j]! - b[j]!));
+      o8[j + 1] = Math.round(b[j + 1]! + g * (m[j + 1]! - b[j + 1]!));
+      o8[j + 2] = Math.round(b[j + 2]! + g * (m[j + 2]! - b[j + 2]!));
     }
   }
 }
