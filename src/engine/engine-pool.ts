@@ -60,14 +60,18 @@ export class EnginePool implements Engine {
     await import('sharp');
     await import('./models/onnx-session.js'); // telemetry off (ort-telemetry.ts), then onnxruntime-node
     const pool = new EnginePool(config);
-    const prepared = await prepareModels(config, MODEL_NAMES);
-    const paths = Object.fromEntries(MODEL_NAMES.map((m) => [m, prepared[m].path])) as Record<ModelName, string>;
+    // The models the workers load at start (all unless `preload` names some: the CLI's
+    // one); a worker prepares any other on first use (reading and hashing the 67 MB
+    // `quality` source cost every CLI run ~0.15 s).
+    const names = config.preload ?? MODEL_NAMES;
+    const prepared = await prepareModels(config, names);
+    const paths: Partial<Record<ModelName, string>> = Object.fromEntries(names.map((m) => [m, prepared[m].path]));
     // Everything but what cannot cross a thread (the log callback) or is the pool's own.
     const { log: _log, concurrency: _concurrency, killAfterMs: _killAfterMs, ...engine } = config;
     // The int8 decisions (their checks, and the int8 models' first builds) once, here, not
     // in every worker: each start saved ~0.2 s, and a first start with several workers no
     // longer builds an int8 model several times at once.
-    const fast = (config.preload ?? MODEL_NAMES).includes('fast') ? await new Int8Selector(config, fastInt8(config, () => Promise.resolve(paths.fast))).known() : undefined;
+    const fast = (config.preload ?? MODEL_NAMES).includes('fast') ? await new Int8Selector(config, fastInt8(config, () => Promise.resolve(paths.fast!))).known() : undefined;
     const restore = usesRestoreNetwork(config.restore1x) ? await new Int8Selector(config, restoreInt8(config)).known() : undefined;
     pool.init = { engine, paths, int8: { fast, restore } };
     try {

@@ -1,4 +1,5 @@
 import type { EngineConfig } from '../engine-config.js';
+import { cachedComparison } from './int8-check-cache.js';
 import { openSession, type ModelSession, type SessionOptions } from './onnx-session.js';
 import type { ScaleFactor } from '../types.js';
 import { decidePrecision, type OutputComparison, type Precision, type PrecisionDecision, type PrecisionSetting } from './precision.js';
@@ -35,7 +36,7 @@ export class Int8Selector {
   private model: Promise<string> | undefined;
 
   constructor(
-    private readonly config: Pick<EngineConfig, 'threads' | 'log' | 'precision'>,
+    private readonly config: Pick<EngineConfig, 'threads' | 'log' | 'precision'> & { readonly dataDir?: string | undefined },
     private readonly network: Int8Network,
     known?: Int8Known,
   ) {
@@ -70,7 +71,13 @@ export class Int8Selector {
         label: this.network.label,
         ...(p.assumeNoVnni ? { assumeNoVnni: true } : {}),
         ...(p.minPsnr !== undefined ? { minPsnr: p.minPsnr } : {}),
-        check: async () => this.network.check(await this.network.fp32Path(), await this.int8Path(), this.config.threads ?? 0),
+        check: async () => {
+          const fp32 = await this.network.fp32Path();
+          const int8 = await this.int8Path();
+          const threads = this.config.threads ?? 0;
+          // Measured once per models, engine code, ONNX Runtime, CPU and thread count (int8-check-cache.ts).
+          return cachedComparison(this.config.dataDir, { label: this.network.label, fp32, int8, threads }, () => this.network.check(fp32, int8, threads));
+        },
       }).then((d) => {
         this.config.log?.(d.reason);
         return d;

@@ -12,6 +12,9 @@ import { ONNX_INPUT, ONNX_OUTPUT } from './ncnn-to-onnx.js';
  * ticks measured during a 690 ms run), so sessions are only ever created inside engine
  * worker threads, never on a server's event-loop thread.
  */
+/** The ONNX Runtime version in use (the int8 check's cache key). */
+export const ORT_VERSION: string = ort.env.versions.node ?? ort.env.versions.common;
+
 export interface SessionOptions {
   /**
    * Intra-op threads for this session; 0 or unset = one per logical core. NOTE: not

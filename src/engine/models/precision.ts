@@ -25,6 +25,8 @@ export interface OutputComparison {
   readonly psnr: number;
   /** Mean of (candidate - reference) in 8-bit grey levels. */
   readonly shift: number;
+  /** Set when the measurement was kept from an earlier start: the file it was read from (int8-check-cache.ts). */
+  readonly cachedIn?: string;
 }
 
 /** Compares two planar float outputs as 8-bit pictures. */
@@ -93,7 +95,7 @@ export async function decidePrecision(o: DecideOptions): Promise<PrecisionDecisi
   } catch (err) {
     return { precision: 'fp32', reason: `${label} precision fp32 (auto: the int8 model could not be prepared: ${(err as Error).message})` };
   }
-  const measured = `${check.psnr.toFixed(2)} dB vs FP32, mean shift ${check.shift.toFixed(3)} grey levels`;
+  const measured = `${check.psnr.toFixed(2)} dB vs FP32, mean shift ${check.shift.toFixed(3)} grey levels${check.cachedIn ? `, measured at an earlier start: ${check.cachedIn}` : ''}`;
   if (check.psnr < min || Math.abs(check.shift) >= INT8_MAX_SHIFT) {
     return { precision: 'fp32', check, reason: `${label} precision fp32 (auto: the int8 check failed: ${measured}; needs >= ${min} dB and |shift| < ${INT8_MAX_SHIFT})` };
   }

@@ -18,12 +18,16 @@ export async function upscaleAndFuse(c: EnhanceContext, plan: Extract<RestorePla
   const useNetwork = strength > 0 || c.faceMode;
   // The classical image; not made when the network's output is used as it is.
   const needsClassical = !useNetwork || c.fixFaceOnly || strength < 1;
-  const classical = needsClassical ? await resizeRaster(rgb, output.width, output.height) : undefined;
+  // Started before the network runs and awaited after it: libvips resizes on its own
+  // thread while ONNX Runtime holds this one.
+  const classicalPending = needsClassical ? resizeRaster(rgb, output.width, output.height) : undefined;
   if (!useNetwork) {
-    c.output = classical;
+    c.output = await classicalPending;
     c.notes.push('strength 0: the input resized with a classical filter (Lanczos), no network');
     return;
   }
+  // A failed resize must not go unhandled while the network runs: awaited below.
+  classicalPending?.catch(() => undefined);
   const session = await c.deps.session(model.name, scale);
   if (session.precision === 'int8') c.notes.push('network run in int8 (precision)');
   c.lap('load');
@@ -37,6 +41,7 @@ export async function upscaleAndFuse(c: EnhanceContext, plan: Extract<RestorePla
     onTile: (f) => c.report(DECODE_END + f * (c.networkEnd - DECODE_END)),
   });
   c.lap('inference');
+  const classical = await classicalPending;
   const netOut = await resizeRaster(net, output.width, output.height);
   const fused = !c.fixFaceOnly && classical !== undefined;
   c.output = fused ? fuseGated(classical, netOut, rgb, scale, fusionFor(scale, strength)) : netOut;
