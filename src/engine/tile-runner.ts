@@ -55,13 +55,14 @@ function fromTensor(net: Float32Array, tile: Tile, scale: number, dst: Raster): 
     let s = (offY + row) * ow + offX;
     let d = ((tile.inner.y * scale + row) * dst.width + tile.inner.x * scale) * 3;
     for (let col = 0; col < w; col++, s++, d += 3) {
-      // Round to nearest and clamp: the network may overshoot [0, 1] slightly.
+      // Round to nearest and clamp: the network may overshoot [0, 1] slightly. (Math.min/max
+      // stay in float registers; a ternary with integer constants was 2.5x slower: fusion.ts.)
       const r = net[s]! * max + 0.5;
       const g = net[s + plane]! * max + 0.5;
       const b = net[s + 2 * plane]! * max + 0.5;
-      data[d] = r <= 0 ? 0 : r >= max ? max : r;
-      data[d + 1] = g <= 0 ? 0 : g >= max ? max : g;
-      data[d + 2] = b <= 0 ? 0 : b >= max ? max : b;
+      data[d] = Math.min(max, Math.max(0, r));
+      data[d + 1] = Math.min(max, Math.max(0, g));
+      data[d + 2] = Math.min(max, Math.max(0, b));
     }
   }
 }

@@ -152,6 +152,24 @@ describe('the fusion against its straightforward reference (test/helpers/fusion-
     }
   });
 
+  it('the result written over the network output (overwriteNet) is the same, in that memory', () => {
+    for (const [scale, iw, ih, depth] of [[1, 61, 45, 8], [4, 29, 23, 8], [2, 40, 30, 16]] as const) {
+      const input = photoLike(iw, ih, 3 + scale, depth);
+      const base = photoLike(iw * scale, ih * scale, 5 + scale, depth);
+      const net = changed(base, 7 + scale);
+      for (const strength of [0.3, 0.75]) {
+        const o = fusionFor(scale, strength);
+        const fresh = fuseGated(base, net, input, scale, o);
+        const own = { ...net, data: net.data.slice() } as typeof net;
+        const inPlace = fuseGated(base, own, input, scale, o, undefined, { overwriteNet: true });
+        assert.equal(inPlace.data, own.data);
+        assert.deepEqual(inPlace.data, fresh.data);
+        const plain = { ...net, data: net.data.slice() } as typeof net;
+        assert.deepEqual(fuse(base, plain, { ...o, toneRadius: 0 }, { overwriteNet: true }).data, fuse(base, net, { ...o, toneRadius: 0 }).data);
+      }
+    }
+  });
+
   it('gate and fusion at 1x, 2x and 4x, 8 and 16 bits, odd sizes: within one level, on under 0.1% of the samples', () => {
     for (const [scale, iw, ih, depth] of [[1, 61, 45, 8], [2, 47, 33, 8], [4, 29, 23, 8], [2, 40, 30, 16], [4, 16, 16, 16]] as const) {
       const input = photoLike(iw, ih, 3 + scale, depth);

@@ -104,7 +104,7 @@ export function pasteAlignedFace(dst: Raster, restored: Float32Array, toAligned:
       for (let c = 0; c < 3; c++) {
         const face = ((bilinear(restored, n, n, 1, n, c * n * n, p.x, p.y) + 1) / 2) * max;
         const v = d[i + c]! * (1 - w) + face * w + 0.5;
-        d[i + c] = v <= 0 ? 0 : v >= max ? max : v;
+        d[i + c] = Math.min(max, Math.max(0, v));
       }
     }
   }

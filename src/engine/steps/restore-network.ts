@@ -39,7 +39,7 @@ export async function restoreWithNetwork(c: EnhanceContext, plan: Extract<Restor
   c.lap('inference');
   // fix_face_only: the faces' surroundings inside their masks come from the network's
   // output as is; everything else is the input (face step).
-  c.output = c.fixFaceOnly ? net : fuse(rgb, net, fusionFor(1, strength));
+  c.output = c.fixFaceOnly ? net : fuse(rgb, net, fusionFor(1, strength), { overwriteNet: !c.faceMode });
   if (c.faceMode) c.faceSource = { netInput: net, netScale: FIDELITY_SCALE, netOut: net, classical: rgb, fused: false };
   c.lap('blend');
 }
