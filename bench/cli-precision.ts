@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { fixture, TEST_DATA_DIR } from '../test/helpers/paths.js';
+import { fixture, REPO_ROOT, TEST_DATA_DIR } from '../test/helpers/paths.js';
 import { fmt, median, table } from './lib/stats.js';
 
 const run = promisify(execFile);
@@ -20,7 +20,7 @@ const SETTINGS = ['fp32', 'int8', 'auto'] as const;
 
 export async function cliPrecision(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'clearshot-cli-bench-'));
-  const bin = join(import.meta.dirname, '..', '..', 'bin', 'clearshot.js');
+  const bin = join(REPO_ROOT, 'bin', 'clearshot.js');
   try {
     const input = join(dir, 'in.jpg');
     writeFileSync(input, await sharp(fixture('photos', 'astronaut.jpg')).resize(512, 512, { fit: 'cover' }).jpeg({ quality: 90 }).toBuffer());

@@ -7,8 +7,6 @@
  * (phone), through the 1x upscaler path (the default for photos without noise) in FP32.
  * Scores: PSNR against the original and its change over the degraded input.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
@@ -16,6 +14,7 @@ import { LocalEngine } from '../src/engine/local-engine.js';
 import { DEFAULT_MAX_NET_PIXELS } from '../src/engine/scale-plan.js';
 import { psnr, readRaster } from '../test/helpers/image-metrics.js';
 import { TEST_DATA_DIR } from '../test/helpers/paths.js';
+import { unpack } from './lib/photos.js';
 import { fmt, table } from './lib/stats.js';
 import type { Raster } from '../src/engine/types.js';
 
@@ -34,24 +33,12 @@ const QUALITIES = [
   ['phone (q75)', 75],
 ] as const;
 
-function unpacked(): string {
-  const dir = join(TEST_DATA_DIR, 'bench-photos', PKG);
-  if (!existsSync(join(dir, 'usr'))) {
-    mkdirSync(dir, { recursive: true });
-    execFileSync('apt-get', ['download', PKG], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
-    const deb = readdirSync(dir).find((f) => f.startsWith(`${PKG}_`) && f.endsWith('.deb'));
-    if (!deb) throw new Error(`apt-get download ${PKG} produced no .deb (run apt-get update first)`);
-    execFileSync('dpkg-deb', ['-x', join(dir, deb), dir]);
-  }
-  return join(dir, DIR);
-}
-
 const rgb = async (input: string | Uint8Array): Promise<Raster> => readRaster(await sharp(input).rotate().removeAlpha().toColourspace('srgb').png({ compressionLevel: 1 }).toBuffer());
 /** The original within the service's 4096 px limit (area filter: the larger ones lose a little size, no detail). */
 const original = async (file: string): Promise<Raster> => rgb(await sharp(file).rotate().resize(4096, 4096, { fit: 'inside', withoutEnlargement: true, kernel: 'lanczos3' }).png({ compressionLevel: 1 }).toBuffer());
 
 export async function netBudget(): Promise<string> {
-  const dir = unpacked();
+  const dir = join(unpack(PKG), DIR);
   const engines = new Map<number, LocalEngine>();
   for (const b of BUDGETS) engines.set(b, await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: ['fast'], precision: { setting: 'fp32' }, restore1x: 'upscaler', tuning: { maxNetPixels: b } }));
   const rows: Array<Array<string | number>> = [];

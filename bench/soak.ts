@@ -597,13 +597,13 @@ async function main(): Promise<number> {
 
     // 6. Memory: no process grows past the bound after its first two minutes.
     procs.forEach(retire);
-    const incarnations = procs.flatMap((p) => p.incarnations.map((i) => ({ name: p.name, ...i })));
+    const incarnations = procs.flatMap((p) => p.incarnations.map((i) => ({ name: p.name, role: p.role, ...i })));
     // Growth counts above the highest RSS a process of the same role reached in its own
     // warm-up (the role's working set: a worker that first meets the quality model after
     // its warm-up, or a restarted one, reaches what the other worker already held; a leak
     // keeps climbing past it).
-    const envelope = (name: string) => Math.max(0, ...incarnations.filter((x) => procs.find((p) => p.name === x.name)!.role === procs.find((p) => p.name === name)!.role).map((x) => x.warmMB));
-    const leaking = incarnations.filter((i) => i.afterMB !== undefined && i.afterMB - Math.max(i.baseMB!, envelope(i.name)) > RSS_GROWTH_BOUND_MB);
+    const envelope = (role: string) => Math.max(0, ...incarnations.filter((x) => x.role === role).map((x) => x.warmMB));
+    const leaking = incarnations.filter((i) => i.afterMB !== undefined && i.afterMB - Math.max(i.baseMB!, envelope(i.role)) > RSS_GROWTH_BOUND_MB);
     check(`no process grows by more than ${RSS_GROWTH_BOUND_MB} MB after warm-up`, leaking.length === 0, `${incarnations.length} process lifetimes; max RSS ${Math.max(...incarnations.map((i) => i.maxMB))} MB, largest growth ${Math.max(0, ...incarnations.map((i) => i.growthMB))} MB over ${incarnations.find((i) => i.growthMB === Math.max(0, ...incarnations.map((x) => x.growthMB)))?.seconds ?? 0} s (${leaking.length} past the role's warm-up peak by more than ${RSS_GROWTH_BOUND_MB} MB${leaking.length ? `: ${leaking.map((i) => i.name).join(', ')}` : ''})`);
 
     await db.end();

@@ -42,7 +42,8 @@ export const CORPUS: readonly CorpusPhoto[] = [
 export const CORPUS_DIR = join(TEST_DATA_DIR, 'bench-photos');
 export const LONG_EDGE = 1920;
 
-function unpack(pkg: string): string {
+/** The folder a Debian package is unpacked into (DATA_DIR/bench-photos/<pkg>), fetched on first use. */
+export function unpack(pkg: string): string {
   const dir = join(CORPUS_DIR, pkg);
   if (existsSync(join(dir, 'usr'))) return dir;
   mkdirSync(dir, { recursive: true });

@@ -71,7 +71,7 @@ export class EnginePool implements Engine {
     // The int8 decisions (their checks, and the int8 models' first builds) once, here, not
     // in every worker: each start saved ~0.2 s, and a first start with several workers no
     // longer builds an int8 model several times at once.
-    const fast = (config.preload ?? MODEL_NAMES).includes('fast') ? await new Int8Selector(config, fastInt8(config, () => Promise.resolve(paths.fast!))).known() : undefined;
+    const fast = names.includes('fast') ? await new Int8Selector(config, fastInt8(config, () => Promise.resolve(paths.fast!))).known() : undefined;
     const restore = usesRestoreNetwork(config.restore1x) ? await new Int8Selector(config, restoreInt8(config)).known() : undefined;
     pool.init = { engine, paths, int8: { fast, restore } };
     try {

@@ -44,6 +44,18 @@ export function psnr(a: Raster, b: Raster, region?: Region): number {
   return se === 0 ? Infinity : 10 * Math.log10(n / se);
 }
 
+/** Largest absolute difference of two same-shape rasters' samples (in their own units) and the share of samples that differ. */
+export function sampleDiff(a: Raster, b: Raster): { max: number; differ: number; share: number } {
+  let max = 0;
+  let differ = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    const d = Math.abs(a.data[i]! - b.data[i]!);
+    if (d > 0) differ++;
+    max = Math.max(max, d);
+  }
+  return { max, differ, share: differ / a.data.length };
+}
+
 /** Sorted absolute differences in 8-bit levels over a region. */
 export function absDiffs(a: Raster, b: Raster, region?: Region): number[] {
   const r = region ?? { x: 0, y: 0, width: a.width, height: a.height };

@@ -264,7 +264,7 @@ function scratchRaster(like: Raster): Raster {
  * gated network output is made row by row, in working memory, as the fusion reads it
  * (the gate applies only at 2x/4x, as there).
  */
-export function fuseGated(base: Raster, net: Raster, input: Raster, scale: number, o: FusionOptions, gate: ConsistencyOptions = DEFAULT_CONSISTENCY, use: OutputBuffer = {}): Raster {
+export function fuseGated(base: Raster, net: Raster, input: Raster, scale: number, o: FusionOptions, use: OutputBuffer = {}, gate: ConsistencyOptions = DEFAULT_CONSISTENCY): Raster {
   if (o.strength <= 0) return base;
   const c = gateMap(base, net, input, scale, gate);
   if (!c) return fuse(base, net, o, use);

@@ -45,7 +45,7 @@ export async function upscaleAndFuse(c: EnhanceContext, plan: Extract<RestorePla
   const netOut = await resizeRaster(net, output.width, output.height);
   const fused = !c.fixFaceOnly && classical !== undefined;
   // Outside face mode nothing reads the network's output after the fusion: it takes the result.
-  c.output = fused ? fuseGated(classical, netOut, rgb, scale, fusionFor(scale, strength), undefined, { overwriteNet: !c.faceMode }) : netOut;
+  c.output = fused ? fuseGated(classical, netOut, rgb, scale, fusionFor(scale, strength), { overwriteNet: !c.faceMode }) : netOut;
   if (c.faceMode) c.faceSource = { netInput, netScale: model.netScale, netOut, classical, fused };
   c.lap('fusion');
 }
