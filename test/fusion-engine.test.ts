@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { fusionFor } from '../src/engine/adapt/fusion.js';
+import { CREW_MIN_PIXELS, crewStats } from '../src/engine/adapt/fusion-crew.js';
 import { resizeRaster } from '../src/engine/image/raster.js';
 import { LocalEngine } from '../src/engine/local-engine.js';
 import { MODELS } from '../src/engine/models/model-registry.js';
@@ -31,10 +32,12 @@ async function raster(bytes: Uint8Array): Promise<Raster> {
 }
 
 describe('the engine\'s fusion against the reference loops on real photos', () => {
-  for (const [photo, scale, left, top] of [['aitzgorri.jpg', 4, 200, 120], ['coffee.jpg', 2, 120, 80], ['chelsea.jpg', 4, 100, 40]] as const) {
-    it(`${photo} at ${scale}x: within 0.01 dB of the reference, <= 1 level apart`, async () => {
-      // The original: a 192 px crop; the input: it shrunk by the scale (area) and saved as JPEG q85.
-      const size = 192;
+  // The last case is large enough (512 x 512 out, adapt/fusion-crew.ts's minimum) for the
+  // fusion to run on the engine's two threads: the helper must take bands there.
+  for (const [photo, scale, left, top, size] of [['aitzgorri.jpg', 4, 200, 120, 192], ['coffee.jpg', 2, 120, 80, 192], ['chelsea.jpg', 4, 100, 40, 192], ['astronaut.jpg', 4, 0, 0, 512]] as const) {
+    it(`${photo} at ${scale}x (${size} px): within 0.01 dB of the reference, <= 1 level apart`, async () => {
+      // The original: a crop; the input: it shrunk by the scale (area) and saved as JPEG q85.
+      const crewed = crewStats().shared;
       const originalPng = await sharp(fixture('photos', photo)).extract({ left, top, width: size, height: size }).png().toBuffer();
       const original = await raster(originalPng);
       const input = await sharp(originalPng).resize(size / scale, size / scale, { kernel: 'cubic' }).jpeg({ quality: 85 }).toBuffer();
@@ -55,6 +58,7 @@ describe('the engine\'s fusion against the reference loops on real photos', () =
       assert.ok(max <= 1 && share < 1e-3, `max ${max}, ${differ} of ${ours.data.length} samples differ`);
       // And the fusion did something: the result is neither the network's output nor the Lanczos image.
       assert.ok(psnr(ours, netOut) < 60 && psnr(ours, lanczos) < 60);
+      assert.equal(crewStats().shared > crewed, size * size >= CREW_MIN_PIXELS, 'the fusion crew took the large case, and only it');
     });
   }
 });

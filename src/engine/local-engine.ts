@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { setFusionThreads } from './adapt/fusion-crew.js';
 import { setImageThreads } from './image/raster.js';
 import { MODELS } from './models/model-registry.js';
 import { prepareFaceFidelityModel, prepareModel, type PreparedModel } from './models/model-store.js';
@@ -61,6 +62,8 @@ export class LocalEngine implements Engine {
   /** `int8`: decisions already made (an engine pool's, once for all its workers). */
   static async open(config: EngineConfig, paths: Partial<Record<ModelName, string>> = {}, int8: EngineInt8Known = {}): Promise<LocalEngine> {
     setImageThreads(config.threads || availableParallelism());
+    // The fusion's helper threads start while the models load (adapt/fusion-crew.ts).
+    const crew = setFusionThreads(config.threads || availableParallelism());
     const engine = new LocalEngine(config, paths, int8);
     for (const name of config.preload ?? MODEL_NAMES) await engine.session(name);
     // The 1x restoration network is small (0.5 MB): always loaded at start, so a broken
@@ -70,6 +73,7 @@ export class LocalEngine implements Engine {
     if ((config.preload ?? MODEL_NAMES).includes('fast')) await engine.int8.decision();
     // A user's face model is checked at start: a wrong one must fail the boot, not a request.
     if (config.face?.model) engine.aligned = await openAlignedFaceModel(config.face.model, engine.sessionOptions());
+    await crew;
     return engine;
   }
 

@@ -1,6 +1,8 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ClearShotError } from '../errors/index.js';
 import type { ModelSession } from './models/onnx-session.js';
+import { allocSharedRaster } from './adapt/fusion-crew.js';
+import { allocRaster } from './image/raster.js';
 import { planTiles, type Tile } from './tiling.js';
 import type { Raster } from './types.js';
 
@@ -12,6 +14,12 @@ export interface TileRunOptions {
   readonly signal?: AbortSignal | undefined;
   /** Called after each tile with the share of the work done so far (0-1]. */
   readonly onTile?: ((fraction: number) => void) | undefined;
+  /**
+   * The output in shared memory, for a caller that fuses it as it is: the fusion's helper
+   * threads then read it where it is (adapt/fusion-crew.ts). Not for an output that is
+   * resized first (it would only be held longer).
+   */
+  readonly sharedOutput?: boolean | undefined;
 }
 
 /** Throws the abort reason if it is one of ours, else CANCELLED. */
@@ -77,13 +85,7 @@ export async function runTiled(session: ModelSession, src: Raster, scale: number
   if (src.channels !== 3) throw new ClearShotError('INTERNAL', `runTiled expects RGB, received ${src.channels} channels`);
   const width = src.width * scale;
   const height = src.height * scale;
-  const dst: Raster = {
-    width,
-    height,
-    channels: 3,
-    depth: src.depth,
-    data: src.depth === 16 ? new Uint16Array(width * height * 3) : new Uint8Array(width * height * 3),
-  };
+  const dst = (options.sharedOutput ? allocSharedRaster : allocRaster)(width, height, 3, src.depth);
   const tiles = planTiles(src.width, src.height, options.tileSize, options.overlap, options.align ?? 1);
   const total = src.width * src.height;
   let done = 0;

@@ -39,6 +39,8 @@ export async function upscaleAndFuse(c: EnhanceContext, plan: Extract<RestorePla
     overlap: tuning?.overlap ?? model.overlap,
     signal: c.options.signal,
     onTile: (f) => c.report(DECODE_END + f * (c.networkEnd - DECODE_END)),
+    // Fused as it is (4x): where the fusion's helper threads can read it.
+    sharedOutput: plan.scale.netOutput.width === output.width && plan.scale.netOutput.height === output.height,
   });
   c.lap('inference');
   const classical = await classicalPending;
