@@ -152,8 +152,8 @@ function gatedScratch(like: Raster): Raster['data'] {
 /**
  * The crew for a pair, and the pair as it reads it. The crew takes a fusion whose network
  * output is in shared memory already (the tile runner's, used at its own size: 4x, and
- * the 1x restoration network); `base` (from libvips) is then copied into fresh shared
- * memory, one image's size for the length of the call. A network output that was resized
+ * the 1x restoration network); `base` (from libvips) is then copied into shared memory
+ * ({@link baseCopy}). A network output that was resized
  * first (1x and 2x with the x4 network) is fused on the calling thread alone: sharing it
  * would take two more copies of the output's size, for ~2% of those runs' time.
  */
