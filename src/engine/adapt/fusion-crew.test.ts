@@ -4,7 +4,7 @@ import { after, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { fixture } from '../../../test/helpers/paths.js';
 import type { Raster } from '../types.js';
-import { bands, CREW_MIN_PIXELS, crewFor, crewStats, setFusionThreads, sharedCopy, sharedFloat32 } from './fusion-crew.js';
+import { bands, CREW_MAX_PIXELS, CREW_MIN_PIXELS, crewFor, crewStats, setFusionThreads, sharedCopy, sharedFloat32 } from './fusion-crew.js';
 import { fuse, fuseGated, fusionFor } from './fusion.js';
 
 /** A photo as a raster of `channels` channels and `depth` bits. */
@@ -81,9 +81,11 @@ describe('the fusion on several threads (fusion crew)', () => {
     assert.ok(crewStats().shared > before.shared);
   });
 
-  it('runs small fusions and calls with unshared arrays on the calling thread alone, with the same result', async () => {
+  it('runs small and very large fusions, and calls with unshared arrays, on the calling thread alone, with the same result', async () => {
     await setFusionThreads(2);
     assert.equal(crewFor(CREW_MIN_PIXELS - 1).size, 1);
+    assert.equal(crewFor(CREW_MAX_PIXELS).size, 2);
+    assert.equal(crewFor(CREW_MAX_PIXELS + 1).size, 1, 'a fusion above 4 MP went to the crew');
     const base = await photo('chelsea.jpg', 96, 64, 3, 8);
     const net = await photo('coffee.jpg', 96, 64, 3, 8);
     const before = crewStats();

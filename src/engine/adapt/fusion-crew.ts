@@ -29,6 +29,14 @@ export interface Crew {
 /** Below this many output pixels a fusion runs on the caller alone: handing work over costs more than it saves. */
 export const CREW_MIN_PIXELS = 1 << 18;
 
+/**
+ * Above this many (4 MP: every auto 4x output, of photos up to 512 px) too: V8 collects
+ * shared buffers late, and a 16 MP 1x fusion through the crew (its network output and a
+ * copy of the photo in fresh shared memory, 50 MB each) peaked 80-200 MB higher over two
+ * runs (582 -> 665, 777 MB) to save ~1% of a 30 s run.
+ */
+export const CREW_MAX_PIXELS = 1 << 22;
+
 /** A helper that has not finished its band after this long is given up (the call throws). */
 const BAND_TIMEOUT_MS = 120_000;
 
@@ -199,9 +207,9 @@ export async function setFusionThreads(threads: number): Promise<void> {
   await team?.started();
 }
 
-/** The crew for a fusion of `pixels` output pixels. */
+/** The crew for a fusion of `pixels` output pixels (one thread outside [CREW_MIN_PIXELS, CREW_MAX_PIXELS]). */
 export function crewFor(pixels: number): Crew {
-  return team && pixels >= CREW_MIN_PIXELS && team.size > 1 ? team : SOLO;
+  return team && pixels >= CREW_MIN_PIXELS && pixels <= CREW_MAX_PIXELS && team.size > 1 ? team : SOLO;
 }
 
 /** Calls handed to helpers and calls kept on the caller for want of shared memory (tests). */

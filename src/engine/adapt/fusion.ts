@@ -151,9 +151,9 @@ function gatedScratch(like: Raster): Raster['data'] {
 
 /**
  * The crew for a pair, and the pair as it reads it. The crew takes a fusion whose network
- * output is in shared memory already (the tile runner's, used at its own size: 4x, and
- * the 1x restoration network); `base` (from libvips) is then copied into shared memory
- * ({@link baseCopy}). A network output that was resized
+ * output is in shared memory already (the tile runner's, used at its own size: 4x up to
+ * 4 MP); `base` (from libvips) is then copied into shared memory ({@link baseCopy}). A
+ * network output that was resized
  * first (1x and 2x with the x4 network) is fused on the calling thread alone: sharing it
  * would take two more copies of the output's size, for ~2% of those runs' time.
  */
@@ -164,18 +164,16 @@ function crewInputs(base: Raster, net: Raster, use: OutputBuffer): { crew: Crew;
   return { crew, b: baseCopy(base), m: net, into };
 }
 
-/** Outputs up to this many pixels keep their shared copy of `base` between calls (12 MB at 4 MP). */
-const BASE_SCRATCH_PIXELS = 1 << 22;
 let baseScratch8: Uint8Array = new Uint8Array(0);
 
 /**
- * `base` in shared memory: 8-bit images up to 4 MP (every 4x output of a 512 px photo) in
- * working memory kept between calls, others in fresh memory. Fresh shared buffers are
- * collected late: a 512 px 4x run with one per job peaked ~100 MB higher.
+ * `base` in shared memory: an 8-bit one (at most 12 MB: the crew takes up to 4 MP) in
+ * working memory kept between calls, a 16-bit one in fresh memory. Fresh shared buffers
+ * are collected late: a 512 px 4x run with one per job peaked ~100 MB higher.
  */
 function baseCopy(base: Raster): Raster {
   const n = base.width * base.height * base.channels;
-  if (isShared(base.data) || base.depth !== 8 || base.width * base.height > BASE_SCRATCH_PIXELS) return sharedCopy(base);
+  if (isShared(base.data) || base.depth !== 8) return sharedCopy(base);
   if (baseScratch8.length < n) baseScratch8 = allocSharedRaster(n, 1, 1, 8).data as Uint8Array;
   const data = baseScratch8.subarray(0, n);
   data.set(base.data);

@@ -1,5 +1,4 @@
 import { fuse, fusionFor } from '../adapt/fusion.js';
-import { allocSharedRaster, isShared } from '../adapt/fusion-crew.js';
 import { allocRaster } from '../image/raster.js';
 import type { ModelSession } from '../models/onnx-session.js';
 import type { RestoreModelSpec } from '../models/restore-model.js';
@@ -68,7 +67,6 @@ export async function runRestoration(session: ModelSession, rgb: Raster, spec: R
     align: m,
     signal: o.signal,
     onTile: o.onTile,
-    sharedOutput: true, // fused at its own size: where the fusion's helper threads can read it
   });
   return padded === rgb ? out : cropTo(out, rgb.width, rgb.height);
 }
@@ -93,7 +91,7 @@ export function padToMultiple(src: Raster, m: number): Raster {
 }
 
 function cropTo(src: Raster, width: number, height: number): Raster {
-  const out = (isShared(src.data) ? allocSharedRaster : allocRaster)(width, height, src.channels, src.depth);
+  const out = allocRaster(width, height, src.channels, src.depth);
   const row = width * src.channels;
   for (let y = 0; y < height; y++) out.data.set(src.data.subarray(y * src.width * src.channels, y * src.width * src.channels + row), y * row);
   return out;

@@ -1,3 +1,4 @@
+import { crewFor } from '../adapt/fusion-crew.js';
 import { fuseGated, fusionFor } from '../adapt/fusion.js';
 import { resizeRaster } from '../image/raster.js';
 import { runTiled } from '../tile-runner.js';
@@ -39,8 +40,8 @@ export async function upscaleAndFuse(c: EnhanceContext, plan: Extract<RestorePla
     overlap: tuning?.overlap ?? model.overlap,
     signal: c.options.signal,
     onTile: (f) => c.report(DECODE_END + f * (c.networkEnd - DECODE_END)),
-    // Fused as it is (4x): where the fusion's helper threads can read it.
-    sharedOutput: plan.scale.netOutput.width === output.width && plan.scale.netOutput.height === output.height,
+    // Fused as it is (4x) by the fusion's helper threads: where they can read it.
+    sharedOutput: plan.scale.netOutput.width === output.width && plan.scale.netOutput.height === output.height && crewFor(output.width * output.height).size > 1,
   });
   c.lap('inference');
   const classical = await classicalPending;
