@@ -62,3 +62,25 @@ describe('engine pool (worker threads)', () => {
     await assert.rejects(pool.enhance(Buffer.from('nope')), (e: unknown) => e instanceof ClearShotError && e.code === 'INVALID_IMAGE');
   });
 });
+
+describe('engine pool: a cancelled job that does not stop in time', () => {
+  it('ends cancelled, its worker is set aside until its inference is over (not terminated mid-run: that aborted the process), and the pool keeps working', async () => {
+    const lines: string[] = [];
+    // One tile of the quality model (128 px at 4x) runs for seconds: the cancel cannot be
+    // honoured between tiles, so the kill timeout (100 ms here) passes mid-inference.
+    const p = await EnginePool.start({ dataDir: TEST_DATA_DIR, threads: 2, concurrency: 1, preload: ['fast', 'quality'], killAfterMs: 100, log: (l) => lines.push(l) });
+    try {
+      const ac = new AbortController();
+      const job = p.enhance(await photo(128, 128), { model: 'quality', scale: 4, signal: ac.signal, onProgress: (pct) => {
+        if (pct > 5) ac.abort();
+      } });
+      await assert.rejects(job, (e: unknown) => e instanceof ClearShotError && e.code === 'CANCELLED');
+      assert.ok(lines.some((l) => l.includes('engine worker set aside')), lines.join('\n'));
+      // The replacement takes the next job while the old worker finishes its tile.
+      const r = await p.enhance(await photo(64, 48), { scale: 2 });
+      assert.equal(r.width, 128);
+    } finally {
+      await p.close(); // waits for the set-aside worker: this process must still be alive after it
+    }
+  });
+});

@@ -15,8 +15,14 @@ import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
  * FIFO order for a free worker.
  *
  * Cancellation: an aborted job that has not started is dropped; a running one is told
- * to stop between tiles, and if it has not stopped after `killAfterMs` the worker is
- * terminated and replaced, so a stuck job can never hold a slot for ever.
+ * to stop between tiles, and if it has not stopped after `killAfterMs` its job ends
+ * (cancelled) and its worker is replaced, so a stuck job can never hold a slot for ever.
+ * The old worker is not terminated there and then: a worker terminated in the middle of
+ * an inference aborts the whole process (ONNX Runtime's completion lands in a torn-down
+ * thread: "terminate called after throwing an instance of 'Napi::Error'"; one tile of the
+ * quality model takes longer than the 15 s on a 2-core AVX2 VM, so the soak's `timeout`
+ * jobs brought both worker processes down). It is set aside and ended once it reports
+ * its job over, when no native work of its own is left.
  */
 export interface PoolConfig extends EngineConfig {
   /** Jobs run at once (one worker thread each). */
@@ -38,6 +44,8 @@ interface Job {
 interface Slot {
   worker: Worker;
   job?: Job | undefined;
+  /** Set aside after a cancel it did not honour in time: ended when it reports this job over. */
+  abandonedJob?: number | undefined;
   killTimer?: NodeJS.Timeout | undefined;
   /** Called when the running job ends (close() waits for it). */
   idle?: (() => void) | undefined;
@@ -47,6 +55,8 @@ const WORKER_URL = new URL('./engine-worker.js', import.meta.url);
 
 export class EnginePool implements Engine {
   private readonly slots: Slot[] = [];
+  /** Workers set aside (see above), until they have ended. */
+  private readonly abandoned = new Set<Slot>();
   private readonly queue: Job[] = [];
   private nextId = 1;
   private closed = false;
@@ -131,6 +141,8 @@ export class EnginePool implements Engine {
     );
     for (const slot of slots) if (slot.job) this.settle(slot.job, shuttingDown());
     await Promise.all(slots.map((s) => this.retire(s)));
+    // Set-aside workers end when their inference does (not terminated mid-run, as above).
+    await Promise.all([...this.abandoned].map((s) => new Promise<void>((resolve) => (s.idle = resolve))));
   }
 
   private spawn(): Promise<Slot> {
@@ -169,6 +181,11 @@ export class EnginePool implements Engine {
       this.config.log?.(msg.line);
       return;
     }
+    if (slot.abandonedJob !== undefined) {
+      // Its job is over: nothing of it runs in native code any more.
+      if ((msg.type === 'done' || msg.type === 'failed') && msg.id === slot.abandonedJob) void this.retire(slot).then(() => this.forget(slot));
+      return;
+    }
     const job = slot.job;
     if (!job || !('id' in msg) || msg.id !== job.id) return;
     if (msg.type === 'progress') job.options.onProgress?.(msg.percent);
@@ -177,6 +194,10 @@ export class EnginePool implements Engine {
   }
 
   private onExit(slot: Slot, code: number): void {
+    if (this.abandoned.has(slot)) {
+      this.forget(slot); // already replaced
+      return;
+    }
     const index = this.slots.indexOf(slot);
     if (index >= 0) this.slots.splice(index, 1);
     clearTimeout(slot.killTimer);
@@ -215,8 +236,29 @@ export class EnginePool implements Engine {
     if (!slot || slot.job !== job) return;
     const msg: ToWorker = { type: 'cancel', id: job.id, reason: reason.toJSON() };
     slot.worker.postMessage(msg);
-    slot.killTimer = setTimeout(() => void slot.worker.terminate(), this.config.killAfterMs ?? 15_000);
+    slot.killTimer = setTimeout(() => this.abandon(slot, job, reason), this.config.killAfterMs ?? 15_000);
     slot.killTimer.unref();
+  }
+
+  /** A cancelled job that did not stop in time: it ends now, its worker is set aside and replaced. */
+  private abandon(slot: Slot, job: Job, reason: ClearShotError): void {
+    if (slot.job !== job) return;
+    slot.job = undefined;
+    slot.killTimer = undefined;
+    slot.abandonedJob = job.id;
+    const index = this.slots.indexOf(slot);
+    if (index >= 0) this.slots.splice(index, 1);
+    this.abandoned.add(slot);
+    this.settle(job, reason);
+    this.config.log?.(`engine worker set aside: a cancelled job did not stop within ${(this.config.killAfterMs ?? 15_000) / 1000} s; it ends when its inference does`);
+    if (!this.closed) {
+      this.spawn().catch((err: unknown) => this.config.log?.(`engine worker could not be restarted: ${(err as Error).message}`));
+    }
+  }
+
+  private forget(slot: Slot): void {
+    this.abandoned.delete(slot);
+    slot.idle?.();
   }
 
   private finish(slot: Slot, job: Job, outcome: EnhanceResult | ClearShotError): void {

@@ -104,7 +104,7 @@ function localEnergy(crew: Crew, base: Raster, net: Raster, o: FusionOptions, in
   const n = width * height;
   const energy = into.subarray(0, n);
   const r = Math.round(o.radius);
-  const rowSums = crew.size > 1 ? sharedFloat64(height) : new Float64Array(height);
+  const rowSums = crewRowSums(crew, height);
   crew.run({ kind: 'energy', b: base.data, m: net.data, gate, ch, k: base.depth === 16 ? 1 / 257 : 1, energy, width, r, rowSums }, height);
   if (r >= 1) crew.run({ kind: 'columns', plane: energy, width, height, r, passes: ENERGY_PASSES }, width);
   let se = 0;
@@ -115,7 +115,8 @@ function localEnergy(crew: Crew, base: Raster, net: Raster, o: FusionOptions, in
 /** The per-pixel weight of the network, w in [0, 1] (exported for tests and benchmarks). */
 export function fusionWeights(base: Raster, net: Raster, o: FusionOptions, into?: Float32Array): Float32Array {
   const crew = crewFor(base.width * base.height);
-  const { energy, defect } = localEnergy(crew, base, net, o, into ?? floats(crew, base.width * base.height));
+  const n = base.width * base.height;
+  const { energy, defect } = localEnergy(crew, base, net, o, into ?? (crew.size > 1 ? sharedFloat32(n) : new Float32Array(n)));
   const p = weightParams(o, defect);
   const w = energy; // reused in place
   if (p.s <= 0 || p.s >= 1) return w.fill(p.s <= 0 ? 0 : 1);
@@ -181,11 +182,29 @@ function baseCopy(base: Raster): Raster {
 }
 
 /**
- * Working arrays in shared memory only where a crew uses them: the 4096 px 1x run (one
- * thread) peaked 90 MB higher with its small per-call arrays as SharedArrayBuffers (1122
- * vs 1210-1220 MB; V8 seems to collect the large buffers around them later).
+ * Small working arrays: ordinary memory on one thread; for a crew, shared memory kept
+ * between calls (one per `slot`, zeroed when handed out). Shared buffers made per call
+ * are collected late by V8: the 4096 px 1x run peaked 90 MB higher with its small arrays
+ * as fresh SharedArrayBuffers (1210-1220 vs 1122 MB).
  */
-const floats = (crew: Crew, n: number): Float32Array => (crew.size > 1 ? sharedFloat32(n) : new Float32Array(n));
+const floatScratch = new Map<string, Float32Array>();
+let rowScratch = sharedFloat64(0);
+
+function floats(crew: Crew, n: number, slot: string): Float32Array {
+  if (crew.size === 1) return new Float32Array(n);
+  let a = floatScratch.get(slot);
+  if (!a || a.length < n) {
+    a = sharedFloat32(n);
+    floatScratch.set(slot, a);
+  }
+  return a.subarray(0, n).fill(0);
+}
+
+function crewRowSums(crew: Crew, height: number): Float64Array {
+  if (crew.size === 1) return new Float64Array(height);
+  if (rowScratch.length < height) rowScratch = sharedFloat64(height);
+  return rowScratch.subarray(0, height);
+}
 
 /** A result raster the crew can write. */
 const allocOut = (crew: Crew, like: Raster): Raster => (crew.size > 1 ? allocSharedRaster : allocRaster)(like.width, like.height, like.channels, like.depth);
@@ -262,7 +281,7 @@ function fuseWith(crew: Crew, base: Raster, net: Raster, o: FusionOptions, into?
   const f = TONE_BLOCK;
   const sw = Math.ceil(width / f);
   const sh = Math.ceil(height / f);
-  const small = floats(crew, sw * sh * ch);
+  const small = floats(crew, sw * sh * ch, 'tone blocks');
   crew.run({ kind: 'weights', b, m, w, p, small, width, ch, sw }, height, f);
   const lastW = width - (sw - 1) * f;
   const lastH = height - (sh - 1) * f;
@@ -275,7 +294,7 @@ function fuseWith(crew: Crew, base: Raster, net: Raster, o: FusionOptions, into?
     }
   }
   const planes = Array.from({ length: ch }, (_, c) => {
-    const plane = floats(crew, sw * sh);
+    const plane = floats(crew, sw * sh, `tone ${c}`);
     for (let k = 0; k < plane.length; k++) plane[k] = small[k * ch + c]!;
     return boxBlur(plane, sw, sh, Math.max(1, o.toneRadius / f), 3);
   });
@@ -327,8 +346,8 @@ function gateMapWith(crew: Crew, base: Raster, net: Raster, input: Raster, scale
   if (f < 2 || base.width !== iw * f || base.height !== ih * f || net.width !== base.width || net.height !== base.height || base.channels !== net.channels || base.depth !== net.depth) return undefined;
   const li = lumaOf(input);
   // The luma of both shrunk back by the scale (area filter).
-  const eN = floats(crew, iw * ih);
-  const eB = floats(crew, iw * ih);
+  const eN = floats(crew, iw * ih, 'gate N');
+  const eB = floats(crew, iw * ih, 'gate B');
   crew.run({ kind: 'area', n: net.data, b: base.data, ch: net.channels, k: (net.depth === 16 ? 1 / 257 : 1) / (f * f), f, srcWidth: net.width, iw, outN: eN, outB: eB }, ih);
   for (let i = 0; i < li.length; i++) {
     eN[i] = (eN[i]! - li[i]!) ** 2;

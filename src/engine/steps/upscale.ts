@@ -35,6 +35,8 @@ export async function upscaleAndFuse(c: EnhanceContext, plan: Extract<RestorePla
   const netInput = await resizeRaster(rgb, plan.scale.netInput.width, plan.scale.netInput.height);
   c.lap('prepare');
   const tuning = c.deps.tuning;
+  // A cancelled or failed run leaves no libvips work behind it (the job's end is what lets
+  // the engine pool end a worker: engine-pool.ts).
   const net = await runTiled(session, netInput, model.netScale, {
     tileSize: tuning?.tileSize ?? model.tileSize,
     overlap: tuning?.overlap ?? model.overlap,
@@ -42,6 +44,9 @@ export async function upscaleAndFuse(c: EnhanceContext, plan: Extract<RestorePla
     onTile: (f) => c.report(DECODE_END + f * (c.networkEnd - DECODE_END)),
     // Fused as it is (4x) by the fusion's helper threads: where they can read it.
     sharedOutput: plan.scale.netOutput.width === output.width && plan.scale.netOutput.height === output.height && crewFor(output.width * output.height).size > 1,
+  }).catch(async (err: unknown) => {
+    await classicalPending?.catch(() => undefined);
+    throw err;
   });
   c.lap('inference');
   const classical = await classicalPending;
