@@ -53,6 +53,9 @@ interface Slot {
 
 const WORKER_URL = new URL('./engine-worker.js', import.meta.url);
 
+/** How long close() waits for a set-aside worker's inference before it terminates it anyway. */
+const ABANDONED_GRACE_MS = 60_000;
+
 export class EnginePool implements Engine {
   private readonly slots: Slot[] = [];
   /** Workers set aside (see above), until they have ended. */
@@ -141,8 +144,21 @@ export class EnginePool implements Engine {
     );
     for (const slot of slots) if (slot.job) this.settle(slot.job, shuttingDown());
     await Promise.all(slots.map((s) => this.retire(s)));
-    // Set-aside workers end when their inference does (not terminated mid-run, as above).
-    await Promise.all([...this.abandoned].map((s) => new Promise<void>((resolve) => (s.idle = resolve))));
+    // Set-aside workers end when their inference does (not terminated mid-run, as above);
+    // one whose native call has not returned in a minute is terminated all the same.
+    await Promise.all(
+      [...this.abandoned].map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => void this.retire(s).then(() => this.forget(s)), ABANDONED_GRACE_MS);
+            timer.unref();
+            s.idle = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          }),
+      ),
+    );
   }
 
   private spawn(): Promise<Slot> {
