@@ -22,7 +22,8 @@ import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
  * thread: "terminate called after throwing an instance of 'Napi::Error'"; one tile of the
  * quality model takes longer than the 15 s on a 2-core AVX2 VM, so the soak's `timeout`
  * jobs brought both worker processes down). It is set aside and ended once it reports
- * its job over, when no native work of its own is left.
+ * its job over, when no native work of its own is left; its replacement starts then (or
+ * after ABANDONED_GRACE_MS, if its native call does not return).
  */
 export interface PoolConfig extends EngineConfig {
   /** Jobs run at once (one worker thread each). */
@@ -46,6 +47,9 @@ interface Slot {
   job?: Job | undefined;
   /** Set aside after a cancel it did not honour in time: ended when it reports this job over. */
   abandonedJob?: number | undefined;
+  /** A set-aside worker's replacement: started when it ends, or after ABANDONED_GRACE_MS. */
+  replaceTimer?: NodeJS.Timeout | undefined;
+  replaced?: boolean;
   killTimer?: NodeJS.Timeout | undefined;
   /** Called when the running job ends (close() waits for it). */
   idle?: (() => void) | undefined;
@@ -53,7 +57,11 @@ interface Slot {
 
 const WORKER_URL = new URL('./engine-worker.js', import.meta.url);
 
-/** How long close() waits for a set-aside worker's inference before it terminates it anyway. */
+/**
+ * How long a set-aside worker's inference is waited for: its replacement starts when it
+ * ends (not at once: both would hold the models, the quality one ~1 GB, and share the
+ * cores), or after this long; close() terminates it after this long.
+ */
 const ABANDONED_GRACE_MS = 60_000;
 
 export class EnginePool implements Engine {
@@ -211,7 +219,7 @@ export class EnginePool implements Engine {
 
   private onExit(slot: Slot, code: number): void {
     if (this.abandoned.has(slot)) {
-      this.forget(slot); // already replaced
+      this.forget(slot); // it died: its replacement starts now
       return;
     }
     const index = this.slots.indexOf(slot);
@@ -256,7 +264,7 @@ export class EnginePool implements Engine {
     slot.killTimer.unref();
   }
 
-  /** A cancelled job that did not stop in time: it ends now, its worker is set aside and replaced. */
+  /** A cancelled job that did not stop in time: it ends now, its worker is set aside, then replaced. */
   private abandon(slot: Slot, job: Job, reason: ClearShotError): void {
     if (slot.job !== job) return;
     slot.job = undefined;
@@ -266,7 +274,15 @@ export class EnginePool implements Engine {
     if (index >= 0) this.slots.splice(index, 1);
     this.abandoned.add(slot);
     this.settle(job, reason);
-    this.config.log?.(`engine worker set aside: a cancelled job did not stop within ${(this.config.killAfterMs ?? 15_000) / 1000} s; it ends when its inference does`);
+    this.config.log?.(`engine worker set aside: a cancelled job did not stop within ${(this.config.killAfterMs ?? 15_000) / 1000} s; it ends, and is replaced, when its inference does (at most ${ABANDONED_GRACE_MS / 1000} s)`);
+    slot.replaceTimer = setTimeout(() => this.replace(slot), ABANDONED_GRACE_MS);
+    slot.replaceTimer.unref();
+  }
+
+  private replace(slot: Slot): void {
+    clearTimeout(slot.replaceTimer);
+    if (slot.replaced) return;
+    slot.replaced = true;
     if (!this.closed) {
       this.spawn().catch((err: unknown) => this.config.log?.(`engine worker could not be restarted: ${(err as Error).message}`));
     }
@@ -274,6 +290,7 @@ export class EnginePool implements Engine {
 
   private forget(slot: Slot): void {
     this.abandoned.delete(slot);
+    this.replace(slot);
     slot.idle?.();
   }
 
