@@ -66,13 +66,17 @@ describe('engine pool (worker threads)', () => {
 describe('engine pool: a cancelled job that does not stop in time', () => {
   it('ends cancelled, its worker is set aside until its inference is over (not terminated mid-run: that aborted the process), and the pool keeps working', async () => {
     const lines: string[] = [];
-    // One tile of the quality model (128 px at 4x) runs for seconds: the cancel cannot be
-    // honoured between tiles, so the kill timeout (100 ms here) passes mid-inference.
+    // One tile of the quality model (256 px at 4x) runs for 8 s or more on a 2-core VM:
+    // cancelled a second after the job's first progress (its decode), the job is inside
+    // that tile, the cancel cannot be honoured between tiles, and the kill timeout (100 ms
+    // here) passes mid-inference. (Cancelled at the first progress itself, the worker
+    // sometimes saw it before the tile and stopped on its own.)
     const p = await EnginePool.start({ dataDir: TEST_DATA_DIR, threads: 2, concurrency: 1, preload: ['fast', 'quality'], killAfterMs: 100, log: (l) => lines.push(l) });
     try {
       const ac = new AbortController();
-      const job = p.enhance(await photo(128, 128), { model: 'quality', scale: 4, signal: ac.signal, onProgress: (pct) => {
-        if (pct > 5) ac.abort();
+      let timer: NodeJS.Timeout | undefined;
+      const job = p.enhance(await photo(256, 256), { model: 'quality', scale: 4, signal: ac.signal, onProgress: () => {
+        timer ??= setTimeout(() => ac.abort(), 1000);
       } });
       await assert.rejects(job, (e: unknown) => e instanceof ClearShotError && e.code === 'CANCELLED');
       assert.ok(lines.some((l) => l.includes('engine worker set aside')), lines.join('\n'));
