@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { crewStats, setFusionThreads } from '../src/engine/adapt/fusion-crew.js';
 import { LocalEngine } from '../src/engine/local-engine.js';
 import { openSession, type ModelSession } from '../src/engine/models/onnx-session.js';
 import { RESTORE_MODEL, restoreModelPath } from '../src/engine/models/restore-model.js';
@@ -126,6 +127,26 @@ describe('1x through the engine', () => {
     const alpha = await engine.enhance(await base.clone().ensureAlpha(0.5).png().toBuffer(), { scale: 1 });
     const alphaMeta = await sharp(alpha.data).metadata();
     assert.deepEqual([alphaMeta.width, alphaMeta.height, alphaMeta.channels, alphaMeta.hasAlpha], [121, 77, 4, true]);
+  });
+
+  it('fuses on the fusion crew (a 640x480 photo, and one padded to the network grid) with the same bytes as on one thread', async () => {
+    const whole = await sharp(PHOTO).jpeg({ quality: 60 }).toBuffer();
+    const odd = await sharp(PHOTO).extract({ left: 3, top: 5, width: 637, height: 473 }).jpeg({ quality: 60 }).toBuffer();
+    try {
+      for (const input of [whole, odd]) {
+        const before = crewStats().shared;
+        const crewed = await engine.enhance(input, { scale: 1, strength: 0.6, format: 'png' });
+        assert.ok(crewStats().shared > before, 'the 1x fusion did not go to the crew');
+        await setFusionThreads(1);
+        const solo = await engine.enhance(input, { scale: 1, strength: 0.6, format: 'png' });
+        await setFusionThreads(2);
+        const [a, b] = [await readRaster(crewed.data), await readRaster(solo.data)];
+        assert.deepEqual([a.width, a.height], [b.width, b.height]);
+        assert.ok(Buffer.from(a.data).equals(Buffer.from(b.data)), 'the crew changed the fused pixels');
+      }
+    } finally {
+      await setFusionThreads(2);
+    }
   });
 
   it('int8 (forced) restores as well as FP32 within 0.15 dB, and says so', async () => {

@@ -85,7 +85,7 @@ describe('the fusion on several threads (fusion crew)', () => {
     await setFusionThreads(2);
     assert.equal(crewFor(CREW_MIN_PIXELS - 1).size, 1);
     assert.equal(crewFor(CREW_MAX_PIXELS).size, 2);
-    assert.equal(crewFor(CREW_MAX_PIXELS + 1).size, 1, 'a fusion above 4 MP went to the crew');
+    assert.equal(crewFor(CREW_MAX_PIXELS + 1).size, 1, 'a fusion above 16.8 MP went to the crew');
     const base = await photo('chelsea.jpg', 96, 64, 3, 8);
     const net = await photo('coffee.jpg', 96, 64, 3, 8);
     const before = crewStats();

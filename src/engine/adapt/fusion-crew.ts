@@ -30,12 +30,15 @@ export interface Crew {
 export const CREW_MIN_PIXELS = 1 << 18;
 
 /**
- * Above this many (4 MP: every auto 4x output, of photos up to 512 px) too: V8 collects
- * shared buffers late, and a 16 MP 1x fusion through the crew (its network output and a
- * copy of the photo in fresh shared memory, 50 MB each) peaked 80-200 MB higher over two
- * runs (582 -> 665, 777 MB) to save ~1% of a 30 s run.
+ * Above this many (16.8 MP: a 4096 x 4096 photo at 1x, the largest the contract takes)
+ * too. Shared buffers cost memory for longer (V8 collects them late, and the crew keeps
+ * a shared copy of the photo between calls): a 4096 px 1x run of the restoration network
+ * peaked 698 -> 831 MB over 8 jobs in one engine (RSS between jobs ~500 -> ~600 MB), and
+ * saved 0.25-0.35 s of its 6 s (docs/BENCHMARKS.md, "The fusion on every core"). Larger
+ * outputs (4x of photos over 1024 px, up to 64 MP) stay on one thread: their shared copies
+ * would hold hundreds of MB.
  */
-export const CREW_MAX_PIXELS = 1 << 22;
+export const CREW_MAX_PIXELS = 1 << 24;
 
 /** A helper that has not finished its band after this long is given up (the call throws). */
 const BAND_TIMEOUT_MS = 120_000;

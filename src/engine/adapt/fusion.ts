@@ -153,7 +153,8 @@ function gatedScratch(like: Raster): Raster['data'] {
 /**
  * The crew for a pair, and the pair as it reads it. The crew takes a fusion whose network
  * output is in shared memory already (the tile runner's, used at its own size: 4x up to
- * 4 MP); `base` (from libvips) is then copied into shared memory ({@link baseCopy}). A
+ * 4 MP, the 1x restoration network's up to 16.8 MP); `base` (the photo, or its libvips
+ * resize) is then copied into shared memory ({@link baseCopy}). A
  * network output that was resized
  * first (1x and 2x with the x4 network) is fused on the calling thread alone: sharing it
  * would take two more copies of the output's size, for ~2% of those runs' time.
@@ -168,7 +169,7 @@ function crewInputs(base: Raster, net: Raster, use: OutputBuffer): { crew: Crew;
 let baseScratch8: Uint8Array = new Uint8Array(0);
 
 /**
- * `base` in shared memory: an 8-bit one (at most 12 MB: the crew takes up to 4 MP) in
+ * `base` in shared memory: an 8-bit one (12 MB at 4 MP, at most 48 MB at 16.8 MP) in
  * working memory kept between calls, a 16-bit one in fresh memory. Fresh shared buffers
  * are collected late: a 512 px 4x run with one per job peaked ~100 MB higher.
  */

@@ -1,3 +1,4 @@
+import { allocSharedRaster, crewFor, isShared } from '../adapt/fusion-crew.js';
 import { fuse, fusionFor } from '../adapt/fusion.js';
 import { allocRaster } from '../image/raster.js';
 import type { ModelSession } from '../models/onnx-session.js';
@@ -35,6 +36,8 @@ export async function restoreWithNetwork(c: EnhanceContext, plan: Extract<Restor
   const net = await runRestoration(session, rgb, plan.model, {
     signal: c.options.signal,
     onTile: (f) => c.report(DECODE_END + f * (c.networkEnd - DECODE_END)),
+    // Fused by the fusion's helper threads: where they can read it.
+    sharedOutput: !c.fixFaceOnly && crewFor(rgb.width * rgb.height).size > 1,
   });
   c.lap('inference');
   // fix_face_only: the faces' surroundings inside their masks come from the network's
@@ -50,6 +53,8 @@ export interface RestorationRunOptions {
   /** Overrides of the spec's tiling (seam benchmark, tests). */
   readonly tileSize?: number | undefined;
   readonly overlap?: number | undefined;
+  /** The output in shared memory (tile-runner.ts), for the fusion's helper threads. */
+  readonly sharedOutput?: boolean | undefined;
 }
 
 /**
@@ -67,6 +72,7 @@ export async function runRestoration(session: ModelSession, rgb: Raster, spec: R
     align: m,
     signal: o.signal,
     onTile: o.onTile,
+    sharedOutput: o.sharedOutput,
   });
   return padded === rgb ? out : cropTo(out, rgb.width, rgb.height);
 }
@@ -90,8 +96,9 @@ export function padToMultiple(src: Raster, m: number): Raster {
   return out;
 }
 
+/** The top-left `width` x `height` of `src`, in shared memory when `src` is. */
 function cropTo(src: Raster, width: number, height: number): Raster {
-  const out = allocRaster(width, height, src.channels, src.depth);
+  const out = (isShared(src.data) ? allocSharedRaster : allocRaster)(width, height, src.channels, src.depth);
   const row = width * src.channels;
   for (let y = 0; y < height; y++) out.data.set(src.data.subarray(y * src.width * src.channels, y * src.width * src.channels + row), y * row);
   return out;
