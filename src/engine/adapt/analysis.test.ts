@@ -92,3 +92,34 @@ describe('input analysis: noise and sharpness', () => {
     assert.ok(q30 > q80 && q80 > clean, `${clean} ${q80} ${q30}`);
   });
 });
+
+describe('input analysis: the loops match the reference bit for bit', () => {
+  it('luma, blocking, noise, sharpness and the whole analysis, on photos of odd sizes, gray, 16-bit, tiny and over the 2048 px window', async () => {
+    const ref = await import('../../../test/helpers/analysis-reference.js');
+    const cases: Raster[] = [];
+    for (const [name, w, h] of [['aitzgorri.jpg', 640, 480], ['coffee.jpg', 333, 217], ['chelsea.jpg', 97, 61], ['astronaut.jpg', 12, 11], ['camera.jpg', 9, 40]] as const) {
+      cases.push(await rgb(await sharp(fixture('photos', name)).resize(w, h, { fit: 'fill' }).jpeg({ quality: 70 }).toBuffer()));
+    }
+    // Over the window on both axes, and on one only (the window is centred on a 16 px grid).
+    cases.push(await rgb(await sharp(fixture('photos', 'coffee.jpg')).resize(2600, 2113, { fit: 'fill' }).jpeg({ quality: 60 }).toBuffer()));
+    cases.push(await rgb(await sharp(fixture('photos', 'chelsea.jpg')).resize(3001, 700, { fit: 'fill' }).toBuffer()));
+    const gray = await sharp(fixture('photos', 'camera.jpg')).resize(301, 203).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+    cases.push({ width: gray.info.width, height: gray.info.height, channels: 1, depth: 8, data: new Uint8Array(gray.data) });
+    const deep = await sharp(fixture('photos', 'aitzgorri.jpg')).resize(257, 129).toColourspace('rgb16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    cases.push({ width: deep.info.width, height: deep.info.height, channels: 3, depth: 16, data: new Uint16Array(deep.data.buffer, deep.data.byteOffset, deep.data.byteLength / 2) });
+    for (const img of cases) {
+      const label = `${img.width}x${img.height}x${img.channels}/${img.depth}`;
+      const luma = lumaPlane(img);
+      assert.deepEqual(luma, ref.lumaPlaneRef(img), `luma ${label}`);
+      const { width: w, height: h } = img;
+      assert.equal(estimateBlocking(luma, w, h), ref.estimateBlockingRef(luma, w, h), `blocking ${label}`);
+      assert.equal(estimateNoise(luma, w, h), ref.estimateNoiseRef(luma, w, h), `noise ${label}`);
+      assert.equal(estimateSharpness(luma, w, h), ref.estimateSharpnessRef(luma, w, h), `sharpness ${label}`);
+      const window = ref.analysisWindowRef(img);
+      const wl = ref.lumaPlaneRef(window);
+      const expected = { blocking: ref.estimateBlockingRef(wl, window.width, window.height), noise: ref.estimateNoiseRef(wl, window.width, window.height), sharpness: ref.estimateSharpnessRef(wl, window.width, window.height) };
+      const got = analyzeImage(img, undefined, 'png');
+      assert.deepEqual({ blocking: got.blocking, noise: got.noise, sharpness: got.sharpness }, expected, `analysis ${label}`);
+    }
+  });
+});

@@ -28,15 +28,23 @@ export interface ImageAnalysis {
 
 /** Luma (BT.601) in 8-bit units. */
 export function lumaPlane(src: Raster): Float32Array {
-  const n = src.width * src.height;
-  const out = new Float32Array(n);
+  return lumaOf(src, 0, 0, src.width, src.height);
+}
+
+/** Luma of the `w` x `h` window of `src` at (x0, y0), read in place. */
+function lumaOf(src: Raster, x0: number, y0: number, w: number, h: number): Float32Array {
+  const out = new Float32Array(w * h);
   const k = src.depth === 16 ? 1 / 257 : 1;
   const d = src.data;
-  if (src.channels <= 2) {
-    for (let i = 0, j = 0; i < n; i++, j += src.channels) out[i] = d[j]! * k;
-  } else {
-    const c = src.channels;
-    for (let i = 0, j = 0; i < n; i++, j += c) out[i] = (0.299 * d[j]! + 0.587 * d[j + 1]! + 0.114 * d[j + 2]!) * k;
+  const c = src.channels;
+  for (let y = 0; y < h; y++) {
+    const o = y * w;
+    let j = ((y0 + y) * src.width + x0) * c;
+    if (c <= 2) {
+      for (let x = 0; x < w; x++, j += c) out[o + x] = d[j]! * k;
+    } else {
+      for (let x = 0; x < w; x++, j += c) out[o + x] = (0.299 * d[j]! + 0.587 * d[j + 1]! + 0.114 * d[j + 2]!) * k;
+    }
   }
   return out;
 }
@@ -53,16 +61,22 @@ export function estimateNoise(luma: Float32Array, width: number, height: number)
   const bh = Math.floor((height - 2) / NOISE_BLOCK);
   if (bw < 1 || bh < 1) return 0;
   const sums = new Float64Array(bw * bh);
+  // Block by block along each row: each block's sum takes its pixels in the same order as
+  // a pixel-by-pixel sweep, without a block index per pixel.
   for (let y = 1; y <= bh * NOISE_BLOCK; y++) {
     const row = y * width;
     const by = Math.floor((y - 1) / NOISE_BLOCK) * bw;
-    for (let x = 1; x <= bw * NOISE_BLOCK; x++) {
-      const i = row + x;
-      const v =
-        luma[i - width - 1]! - 2 * luma[i - width]! + luma[i - width + 1]! -
-        2 * luma[i - 1]! + 4 * luma[i]! - 2 * luma[i + 1]! +
-        luma[i + width - 1]! - 2 * luma[i + width]! + luma[i + width + 1]!;
-      sums[by + Math.floor((x - 1) / NOISE_BLOCK)]! += Math.abs(v);
+    for (let bx = 0; bx < bw; bx++) {
+      let s = sums[by + bx]!;
+      const end = row + 1 + (bx + 1) * NOISE_BLOCK;
+      for (let i = end - NOISE_BLOCK; i < end; i++) {
+        const v =
+          luma[i - width - 1]! - 2 * luma[i - width]! + luma[i - width + 1]! -
+          2 * luma[i - 1]! + 4 * luma[i]! - 2 * luma[i + 1]! +
+          luma[i + width - 1]! - 2 * luma[i + width]! + luma[i + width + 1]!;
+        s += Math.abs(v);
+      }
+      sums[by + bx] = s;
     }
   }
   const sigmas = Array.from(sums, (s) => (s / (NOISE_BLOCK * NOISE_BLOCK)) * Math.sqrt(Math.PI / 2) / 6).sort((a, b) => a - b);
@@ -78,19 +92,32 @@ export function estimateNoise(luma: Float32Array, width: number, height: number)
 export function estimateSharpness(luma: Float32Array, width: number, height: number): number {
   if (width < 10 || height < 10) return 0;
   const r = 4;
-  // Horizontal: a 9-tap box along each row.
+  // Horizontal: a 9-tap box along each row (edge samples repeated), as a running sum
+  // whose clamped indices are needed only within r + 1 pixels of either end.
   let sumF = 0;
   let sumV = 0;
   const blurred = new Float32Array(width);
+  const headEnd = Math.min(width, r + 1); // x <= r: the dropped sample is the first one
+  const bodyEnd = Math.max(headEnd, width - r - 1); // from here the added sample is the last one
   for (let y = 0; y < height; y++) {
     const row = y * width;
+    const last = row + width - 1;
     let acc = 0;
     for (let k = -r; k <= r; k++) acc += luma[row + Math.min(width - 1, Math.max(0, k))]!;
-    for (let x = 0; x < width; x++) {
+    let x = 0;
+    for (; x < headEnd; x++) {
       blurred[x] = acc / 9;
-      acc += luma[row + Math.min(width - 1, x + r + 1)]! - luma[row + Math.max(0, x - r)]!;
+      acc += luma[row + Math.min(width - 1, x + r + 1)]! - luma[row]!;
     }
-    for (let x = 1; x < width; x++) {
+    for (; x < bodyEnd; x++) {
+      blurred[x] = acc / 9;
+      acc += luma[row + x + r + 1]! - luma[row + x - r]!;
+    }
+    for (; x < width; x++) {
+      blurred[x] = acc / 9;
+      acc += luma[last]! - luma[row + Math.max(0, x - r)]!;
+    }
+    for (x = 1; x < width; x++) {
       const dF = Math.abs(luma[row + x]! - luma[row + x - 1]!);
       sumF += dF;
       sumV += Math.max(0, dF - Math.abs(blurred[x]! - blurred[x - 1]!));
@@ -110,13 +137,19 @@ export function estimateSharpness(luma: Float32Array, width: number, height: num
     const row = y * width;
     const add = Math.min(height - 1, y + r + 1) * width;
     const drop = Math.max(0, y - r) * width;
+    if (y === 0) {
+      for (let x = 0; x < width; x++) {
+        previous[x] = sums[x]! / 9;
+        sums[x]! += luma[add + x]! - luma[drop + x]!;
+      }
+      continue;
+    }
+    const above = row - width;
     for (let x = 0; x < width; x++) {
       const b = sums[x]! / 9;
-      if (y > 0) {
-        const dF = Math.abs(luma[row + x]! - luma[row - width + x]!);
-        sumF += dF;
-        sumV += Math.max(0, dF - Math.abs(b - previous[x]!));
-      }
+      const dF = Math.abs(luma[row + x]! - luma[above + x]!);
+      sumF += dF;
+      sumV += Math.max(0, dF - Math.abs(b - previous[x]!));
       previous[x] = b;
       sums[x]! += luma[add + x]! - luma[drop + x]!;
     }
@@ -132,9 +165,25 @@ export function estimateBlocking(luma: Float32Array, width: number, height: numb
   let inner = 0;
   let nb = 0;
   let ni = 0;
+  // Across columns: x = 8, 16, ... are block borders. Eight steps at a time (seven inside
+  // a block, then its border), each sum taking its steps in the same order as one by one.
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    for (let x = 1; x < width; x++) {
+    let x = 1;
+    for (; x + 8 <= width; x += 8) {
+      const i = row + x;
+      inner += Math.abs(luma[i]! - luma[i - 1]!);
+      inner += Math.abs(luma[i + 1]! - luma[i]!);
+      inner += Math.abs(luma[i + 2]! - luma[i + 1]!);
+      inner += Math.abs(luma[i + 3]! - luma[i + 2]!);
+      inner += Math.abs(luma[i + 4]! - luma[i + 3]!);
+      inner += Math.abs(luma[i + 5]! - luma[i + 4]!);
+      inner += Math.abs(luma[i + 6]! - luma[i + 5]!);
+      border += Math.abs(luma[i + 7]! - luma[i + 6]!);
+      ni += 7;
+      nb++;
+    }
+    for (; x < width; x++) {
       const d = Math.abs(luma[row + x]! - luma[row + x - 1]!);
       if ((x & 7) === 0) {
         border += d;
@@ -145,18 +194,16 @@ export function estimateBlocking(luma: Float32Array, width: number, height: numb
       }
     }
   }
+  // Across rows: rows 8, 16, ... start a block.
   for (let y = 1; y < height; y++) {
     const row = y * width;
-    const edge = (y & 7) === 0;
-    for (let x = 0; x < width; x++) {
-      const d = Math.abs(luma[row + x]! - luma[row - width + x]!);
-      if (edge) {
-        border += d;
-        nb++;
-      } else {
-        inner += d;
-        ni++;
-      }
+    const above = row - width;
+    if ((y & 7) === 0) {
+      for (let x = 0; x < width; x++) border += Math.abs(luma[row + x]! - luma[above + x]!);
+      nb += width;
+    } else {
+      for (let x = 0; x < width; x++) inner += Math.abs(luma[row + x]! - luma[above + x]!);
+      ni += width;
     }
   }
   const b = border / nb;
@@ -198,26 +245,17 @@ const BLOCKING_CURVE: ReadonlyArray<readonly [number, number]> = [
 /** Images above this many pixels are measured on a centred window of this size (8-px aligned, so the JPEG grid stays in place). */
 const ANALYSIS_WINDOW = 2048;
 
-/** The centred window of `src` that the analysis reads (the whole image when small). */
-function analysisWindow(src: Raster): Raster {
-  if (src.width <= ANALYSIS_WINDOW && src.height <= ANALYSIS_WINDOW) return src;
+/** The centred window of `src` that the analysis reads (the whole image when small), as luma. */
+function analysisLuma(src: Raster): { luma: Float32Array; width: number; height: number } {
   const w = Math.min(src.width, ANALYSIS_WINDOW);
   const h = Math.min(src.height, ANALYSIS_WINDOW);
   const x0 = Math.floor((src.width - w) / 16) * 8;
   const y0 = Math.floor((src.height - h) / 16) * 8;
-  const ch = src.channels;
-  const data = src.depth === 16 ? new Uint16Array(w * h * ch) : new Uint8Array(w * h * ch);
-  for (let y = 0; y < h; y++) {
-    const start = ((y0 + y) * src.width + x0) * ch;
-    data.set(src.data.subarray(start, start + w * ch), y * w * ch);
-  }
-  return { width: w, height: h, channels: src.channels, depth: src.depth, data };
+  return { luma: lumaOf(src, x0, y0, w, h), width: w, height: h };
 }
 
 export function analyzeImage(image: Raster, bytes: Uint8Array | undefined, format: string | undefined): ImageAnalysis {
-  const color = analysisWindow(image);
-  const luma = lumaPlane(color);
-  const { width, height } = color;
+  const { luma, width, height } = analysisLuma(image);
   const blocking = estimateBlocking(luma, width, height);
   const fromTables = format === 'jpeg' && bytes ? jpegQualityFromTables(bytes) : undefined;
   const estimated = fromTables === undefined ? qualityFromBlocking(blocking) : undefined;
