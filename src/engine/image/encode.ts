@@ -26,10 +26,17 @@ export interface EncodedImage {
   readonly notes: string[];
 }
 
-/** JPEG quality 92 with 4:4:4 chroma keeps upscaled detail without visible blocking. */
+/**
+ * JPEG quality 92 with 4:4:4 chroma keeps upscaled detail without visible blocking. The
+ * standard Huffman tables, not tables optimised per image: optimising them buffers the
+ * whole image's coefficients for a second pass, and made the encode 3-4x slower (a 4096 px
+ * photo 290-330 -> 80-90 ms, 2048 px 65-92 -> 23-27 ms on the 2-core VM) for files 2-12%
+ * smaller; the pixels are the same either way (docs/BENCHMARKS.md, "The steps around the
+ * network").
+ */
 export const JPEG_QUALITY = 92;
 export const WEBP_QUALITY = 90;
-/** zlib level for PNG output (see docs/BENCHMARKS.md, "Encoding"). */
+/** zlib level for PNG output. */
 export const PNG_COMPRESSION = 6;
 
 export function defaultFormat(source: SourceFormat, hasAlpha: boolean): OutputFormat {
@@ -55,7 +62,7 @@ export async function encodeImage(input: EncodeInput, format: OutputFormat): Pro
   if (raster.depth === 16 && !caps.depth16) notes.push(`16-bit reduced to 8-bit for ${caps.label} output`);
   switch (format) {
     case 'jpeg':
-      pipeline = pipeline.jpeg({ quality: JPEG_QUALITY, chromaSubsampling: '4:4:4' });
+      pipeline = pipeline.jpeg({ quality: JPEG_QUALITY, chromaSubsampling: '4:4:4', optimiseCoding: false });
       break;
     case 'png':
       pipeline = pipeline.png({ compressionLevel: PNG_COMPRESSION });
