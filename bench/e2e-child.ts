@@ -1,9 +1,11 @@
 /**
  * One end-to-end measurement in a fresh process, so that its peak RSS is its own:
- *   node dist/bench/e2e-child.js <model> <longEdge> <runs> [bare] [tile=N] [scale=S]
+ *   node dist/bench/e2e-child.js <model> <longEdge> <runs> [bare] [tile=N] [scale=S] [restore=network] [precision=P]
  * Prints one JSON line. With "bare", also times ONNX Runtime alone on the same
  * network and whole image (no tiling, no decode/encode), each right after an end-to-end
- * run; tile= and scale= override the model's tile size and the auto scale.
+ * run; tile= and scale= override the model's tile size and the auto scale; restore=network
+ * sends every 1x photo through the restoration network (CLEARSHOT_RESTORE_1X=network);
+ * precision= overrides E2E_PRECISION.
  */
 import sharp from 'sharp';
 import { LocalEngine } from '../src/engine/local-engine.js';
@@ -23,6 +25,8 @@ const flag = (name: string) => {
 };
 const tileSize = flag('tile');
 const scale = flag('scale') as 1 | 2 | 4 | undefined;
+const text = (name: string) => flags.find((x) => x.startsWith(`${name}=`))?.slice(name.length + 1);
+const restore1x = text('restore') as 'network' | 'upscaler' | 'auto' | undefined;
 // A real photo (astronaut, public domain) resized to a square of the long edge, as JPEG q90.
 const input = await sharp(fixture('photos', 'astronaut.jpg'))
   .resize(edge, edge, { fit: 'cover' })
@@ -30,8 +34,8 @@ const input = await sharp(fixture('photos', 'astronaut.jpg'))
   .toBuffer();
 // FP32 unless E2E_PRECISION says otherwise: the targets of this table are FP32's (the int8
 // suite times int8), and the bare run below then times the same network.
-const precision = (process.env.E2E_PRECISION ?? 'fp32') as 'fp32' | 'int8' | 'auto';
-const engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: [model], precision: { setting: precision }, ...(tileSize ? { tuning: { tileSize } } : {}) });
+const precision = (text('precision') ?? process.env.E2E_PRECISION ?? 'fp32') as 'fp32' | 'int8' | 'auto';
+const engine = await LocalEngine.open({ dataDir: TEST_DATA_DIR, threads: 0, preload: [model], precision: { setting: precision }, ...(restore1x ? { restore1x } : {}), ...(tileSize ? { tuning: { tileSize } } : {}) });
 const timings: Array<Record<string, number>> = [];
 let result: Awaited<ReturnType<LocalEngine['enhance']>> | undefined;
 const enhanceOnce = async () => {
