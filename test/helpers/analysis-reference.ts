@@ -3,8 +3,11 @@ import type { Raster } from '../../src/engine/types.js';
 /**
  * REFERENCE: the input analysis's measurements exactly as the engine computed them before
  * issue 21 (straightforward loops: a copy of the centred window, clamps and block indices
- * per pixel), kept as the yardstick the engine's faster loops (src/engine/adapt/analysis.ts)
- * must match bit for bit. Not used by the engine.
+ * per pixel, one running sum over the whole plane), kept as the yardstick for the engine's
+ * band kernels (src/engine/adapt/analysis.ts, analysis-kernels.ts): luma and noise must
+ * match it bit for bit; blocking and sharpness within 1e-8 relative, because the kernels
+ * add each row's sums in order and restart the vertical column sums every 64 rows (so
+ * that any split over threads gives the same figures). Not used by the engine.
  */
 
 export function lumaPlaneRef(src: Raster): Float32Array {

@@ -1,4 +1,6 @@
 import type { Raster } from '../types.js';
+import { GRADIENT_SLOTS, G_BORDER_X, G_BORDER_Y, G_INNER_X, G_INNER_Y, G_SHARP_F, G_SHARP_V, NOISE_BLOCK, SHARP_CHUNK } from './analysis-kernels.js';
+import { crewFor, sharedFloat32, sharedFloat64, type Crew } from './fusion-crew.js';
 import { jpegQualityFromTables } from './jpeg-quality.js';
 
 /**
@@ -31,9 +33,8 @@ export function lumaPlane(src: Raster): Float32Array {
   return lumaOf(src, 0, 0, src.width, src.height);
 }
 
-/** Luma of the `w` x `h` window of `src` at (x0, y0), read in place. */
-function lumaOf(src: Raster, x0: number, y0: number, w: number, h: number): Float32Array {
-  const out = new Float32Array(w * h);
+/** Luma of the `w` x `h` window of `src` at (x0, y0), read in place (into `out` if given). */
+function lumaOf(src: Raster, x0: number, y0: number, w: number, h: number, out: Float32Array = new Float32Array(w * h)): Float32Array {
   const k = src.depth === 16 ? 1 / 257 : 1;
   const d = src.data;
   const c = src.channels;
@@ -49,39 +50,13 @@ function lumaOf(src: Raster, x0: number, y0: number, w: number, h: number): Floa
   return out;
 }
 
-const NOISE_BLOCK = 16;
-
 /**
  * Immerkaer (1996), "Fast noise variance estimation": the mean absolute response of a
  * mask that cancels linear structure, times sqrt(pi/2)/6, gives the noise sigma. Texture
  * raises it, so it is taken per 16x16 block and the flattest tenth of the blocks decides.
  */
 export function estimateNoise(luma: Float32Array, width: number, height: number): number {
-  const bw = Math.floor((width - 2) / NOISE_BLOCK);
-  const bh = Math.floor((height - 2) / NOISE_BLOCK);
-  if (bw < 1 || bh < 1) return 0;
-  const sums = new Float64Array(bw * bh);
-  // Block by block along each row: each block's sum takes its pixels in the same order as
-  // a pixel-by-pixel sweep, without a block index per pixel.
-  for (let y = 1; y <= bh * NOISE_BLOCK; y++) {
-    const row = y * width;
-    const by = Math.floor((y - 1) / NOISE_BLOCK) * bw;
-    for (let bx = 0; bx < bw; bx++) {
-      let s = sums[by + bx]!;
-      const end = row + 1 + (bx + 1) * NOISE_BLOCK;
-      for (let i = end - NOISE_BLOCK; i < end; i++) {
-        const v =
-          luma[i - width - 1]! - 2 * luma[i - width]! + luma[i - width + 1]! -
-          2 * luma[i - 1]! + 4 * luma[i]! - 2 * luma[i + 1]! +
-          luma[i + width - 1]! - 2 * luma[i + width]! + luma[i + width + 1]!;
-        s += Math.abs(v);
-      }
-      sums[by + bx] = s;
-    }
-  }
-  const sigmas = Array.from(sums, (s) => (s / (NOISE_BLOCK * NOISE_BLOCK)) * Math.sqrt(Math.PI / 2) / 6).sort((a, b) => a - b);
-  const tenth = sigmas.slice(0, Math.max(1, Math.floor(sigmas.length / 10)));
-  return tenth.reduce((a, b) => a + b, 0) / tenth.length;
+  return noiseOf(crewFor(0), luma, width, height);
 }
 
 /**
@@ -90,125 +65,77 @@ export function estimateNoise(luma: Float32Array, width: number, height: number)
  * a blurred one little. Returns 1 - blur, the mean of both directions.
  */
 export function estimateSharpness(luma: Float32Array, width: number, height: number): number {
-  if (width < 10 || height < 10) return 0;
-  const r = 4;
-  // Horizontal: a 9-tap box along each row (edge samples repeated), as a running sum
-  // whose clamped indices are needed only within r + 1 pixels of either end.
-  let sumF = 0;
-  let sumV = 0;
-  const blurred = new Float32Array(width);
-  const headEnd = Math.min(width, r + 1); // x <= r: the dropped sample is the first one
-  const bodyEnd = Math.max(headEnd, width - r - 1); // from here the added sample is the last one
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    const last = row + width - 1;
-    let acc = 0;
-    for (let k = -r; k <= r; k++) acc += luma[row + Math.min(width - 1, Math.max(0, k))]!;
-    let x = 0;
-    for (; x < headEnd; x++) {
-      blurred[x] = acc / 9;
-      acc += luma[row + Math.min(width - 1, x + r + 1)]! - luma[row]!;
-    }
-    for (; x < bodyEnd; x++) {
-      blurred[x] = acc / 9;
-      acc += luma[row + x + r + 1]! - luma[row + x - r]!;
-    }
-    for (; x < width; x++) {
-      blurred[x] = acc / 9;
-      acc += luma[last]! - luma[row + Math.max(0, x - r)]!;
-    }
-    for (x = 1; x < width; x++) {
-      const dF = Math.abs(luma[row + x]! - luma[row + x - 1]!);
-      sumF += dF;
-      sumV += Math.max(0, dF - Math.abs(blurred[x]! - blurred[x - 1]!));
-    }
-  }
-  const horizontal = sumF > 0 ? sumV / sumF : 0;
-  // Vertical: running column sums, rows in memory order.
-  sumF = 0;
-  sumV = 0;
-  const sums = new Float32Array(width);
-  for (let k = -r; k <= r; k++) {
-    const row = Math.min(height - 1, Math.max(0, k)) * width;
-    for (let x = 0; x < width; x++) sums[x]! += luma[row + x]!;
-  }
-  const previous = new Float32Array(width);
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    const add = Math.min(height - 1, y + r + 1) * width;
-    const drop = Math.max(0, y - r) * width;
-    if (y === 0) {
-      for (let x = 0; x < width; x++) {
-        previous[x] = sums[x]! / 9;
-        sums[x]! += luma[add + x]! - luma[drop + x]!;
-      }
-      continue;
-    }
-    const above = row - width;
-    for (let x = 0; x < width; x++) {
-      const b = sums[x]! / 9;
-      const dF = Math.abs(luma[row + x]! - luma[above + x]!);
-      sumF += dF;
-      sumV += Math.max(0, dF - Math.abs(b - previous[x]!));
-      previous[x] = b;
-      sums[x]! += luma[add + x]! - luma[drop + x]!;
-    }
-  }
-  const vertical = sumF > 0 ? sumV / sumF : 0;
-  return (horizontal + vertical) / 2;
+  return measure(crewFor(0), luma, width, height).sharpness;
 }
 
 /** Blocking of an 8x8 grid anchored at (0, 0), the JPEG grid of an uncropped, unresized image. */
 export function estimateBlocking(luma: Float32Array, width: number, height: number): number {
-  if (width < 16 || height < 16) return 1;
+  return measure(crewFor(0), luma, width, height).blocking;
+}
+
+/*
+ * The sweeps run as kernels over bands of rows (adapt/analysis-kernels.ts) on the fusion's
+ * crew when the plane is large enough: each row's partial sums, then the rows in order, so
+ * the figures are the same on any number of threads. Working memory for the crew is shared
+ * and kept between calls (the analysis is synchronous: one call at a time per thread).
+ */
+let lumaScratch = sharedFloat32(0);
+let rowScratch = sharedFloat64(0);
+let sharpScratch = sharedFloat64(0);
+let noiseScratch = sharedFloat64(0);
+
+function rowsFor(crew: Crew, which: 'rows' | 'sharp' | 'noise', n: number): Float64Array {
+  if (crew.size === 1) return new Float64Array(n);
+  if (which === 'rows') return (rowScratch = rowScratch.length >= n ? rowScratch : sharedFloat64(n)).subarray(0, n);
+  if (which === 'sharp') return (sharpScratch = sharpScratch.length >= n ? sharpScratch : sharedFloat64(n)).subarray(0, n);
+  return (noiseScratch = noiseScratch.length >= n ? noiseScratch : sharedFloat64(n)).subarray(0, n).fill(0);
+}
+
+function noiseOf(crew: Crew, luma: Float32Array, width: number, height: number): number {
+  const bw = Math.floor((width - 2) / NOISE_BLOCK);
+  const bh = Math.floor((height - 2) / NOISE_BLOCK);
+  if (bw < 1 || bh < 1) return 0;
+  const sums = rowsFor(crew, 'noise', bw * bh);
+  crew.run({ kind: 'noise', luma, width, bw, sums }, bh);
+  const sigmas = Array.from(sums, (s) => (s / (NOISE_BLOCK * NOISE_BLOCK)) * Math.sqrt(Math.PI / 2) / 6).sort((a, b) => a - b);
+  const tenth = sigmas.slice(0, Math.max(1, Math.floor(sigmas.length / 10)));
+  return tenth.reduce((a, b) => a + b, 0) / tenth.length;
+}
+
+/** Blocking (steps on the 8 px grid over steps inside blocks) and sharpness of a luma plane. */
+function measure(crew: Crew, luma: Float32Array, width: number, height: number): { blocking: number; sharpness: number } {
+  if (width < 10 || height < 10) return { blocking: 1, sharpness: 0 };
+  const rows = rowsFor(crew, 'rows', height * GRADIENT_SLOTS);
+  crew.run({ kind: 'gradients', luma, width, rows }, height);
+  const vertical = rowsFor(crew, 'sharp', height * 2);
+  crew.run({ kind: 'sharp-columns', luma, width, height, rows: vertical }, height, SHARP_CHUNK);
   let border = 0;
   let inner = 0;
-  let nb = 0;
-  let ni = 0;
-  // Across columns: x = 8, 16, ... are block borders. Eight steps at a time (seven inside
-  // a block, then its border), each sum taking its steps in the same order as one by one.
+  let fx = 0;
+  let vx = 0;
+  let fy = 0;
+  let vy = 0;
   for (let y = 0; y < height; y++) {
-    const row = y * width;
-    let x = 1;
-    for (; x + 8 <= width; x += 8) {
-      const i = row + x;
-      inner += Math.abs(luma[i]! - luma[i - 1]!);
-      inner += Math.abs(luma[i + 1]! - luma[i]!);
-      inner += Math.abs(luma[i + 2]! - luma[i + 1]!);
-      inner += Math.abs(luma[i + 3]! - luma[i + 2]!);
-      inner += Math.abs(luma[i + 4]! - luma[i + 3]!);
-      inner += Math.abs(luma[i + 5]! - luma[i + 4]!);
-      inner += Math.abs(luma[i + 6]! - luma[i + 5]!);
-      border += Math.abs(luma[i + 7]! - luma[i + 6]!);
-      ni += 7;
-      nb++;
-    }
-    for (; x < width; x++) {
-      const d = Math.abs(luma[row + x]! - luma[row + x - 1]!);
-      if ((x & 7) === 0) {
-        border += d;
-        nb++;
-      } else {
-        inner += d;
-        ni++;
-      }
-    }
+    const o = y * GRADIENT_SLOTS;
+    border += rows[o + G_BORDER_X]!;
+    inner += rows[o + G_INNER_X]!;
+    fx += rows[o + G_SHARP_F]!;
+    vx += rows[o + G_SHARP_V]!;
+    fy += vertical[2 * y]!;
+    vy += vertical[2 * y + 1]!;
   }
-  // Across rows: rows 8, 16, ... start a block.
   for (let y = 1; y < height; y++) {
-    const row = y * width;
-    const above = row - width;
-    if ((y & 7) === 0) {
-      for (let x = 0; x < width; x++) border += Math.abs(luma[row + x]! - luma[above + x]!);
-      nb += width;
-    } else {
-      for (let x = 0; x < width; x++) inner += Math.abs(luma[row + x]! - luma[above + x]!);
-      ni += width;
-    }
+    border += rows[y * GRADIENT_SLOTS + G_BORDER_Y]!;
+    inner += rows[y * GRADIENT_SLOTS + G_INNER_Y]!;
   }
+  const sharpness = ((fx > 0 ? vx / fx : 0) + (fy > 0 ? vy / fy : 0)) / 2;
+  if (width < 16 || height < 16) return { blocking: 1, sharpness };
+  // Steps on the grid: columns 8, 16, ... of every row, and every column of rows 8, 16, ...
+  const nb = height * Math.floor((width - 1) / 8) + width * Math.floor((height - 1) / 8);
+  const ni = height * (width - 1) + (height - 1) * width - nb;
   const b = border / nb;
   const i = inner / ni;
-  return i > 0 ? b / i : 1;
+  return { blocking: i > 0 ? b / i : 1, sharpness };
 }
 
 /**
@@ -245,25 +172,28 @@ const BLOCKING_CURVE: ReadonlyArray<readonly [number, number]> = [
 /** Images above this many pixels are measured on a centred window of this size (8-px aligned, so the JPEG grid stays in place). */
 const ANALYSIS_WINDOW = 2048;
 
-/** The centred window of `src` that the analysis reads (the whole image when small), as luma. */
-function analysisLuma(src: Raster): { luma: Float32Array; width: number; height: number } {
+/** The centred window of `src` that the analysis reads (the whole image when small), as luma, and the crew that measures it. */
+function analysisLuma(src: Raster): { luma: Float32Array; width: number; height: number; crew: Crew } {
   const w = Math.min(src.width, ANALYSIS_WINDOW);
   const h = Math.min(src.height, ANALYSIS_WINDOW);
   const x0 = Math.floor((src.width - w) / 16) * 8;
   const y0 = Math.floor((src.height - h) / 16) * 8;
-  return { luma: lumaOf(src, x0, y0, w, h), width: w, height: h };
+  const crew = crewFor(w * h);
+  if (crew.size === 1) return { luma: lumaOf(src, x0, y0, w, h), width: w, height: h, crew };
+  if (lumaScratch.length < w * h) lumaScratch = sharedFloat32(w * h);
+  return { luma: lumaOf(src, x0, y0, w, h, lumaScratch.subarray(0, w * h)), width: w, height: h, crew };
 }
 
 export function analyzeImage(image: Raster, bytes: Uint8Array | undefined, format: string | undefined): ImageAnalysis {
-  const { luma, width, height } = analysisLuma(image);
-  const blocking = estimateBlocking(luma, width, height);
+  const { luma, width, height, crew } = analysisLuma(image);
+  const { blocking, sharpness } = measure(crew, luma, width, height);
   const fromTables = format === 'jpeg' && bytes ? jpegQualityFromTables(bytes) : undefined;
   const estimated = fromTables === undefined ? qualityFromBlocking(blocking) : undefined;
   return {
     jpegQuality: fromTables ?? estimated,
     jpegQualitySource: fromTables !== undefined ? 'tables' : estimated !== undefined ? 'blocking' : undefined,
-    noise: estimateNoise(luma, width, height),
-    sharpness: estimateSharpness(luma, width, height),
+    noise: noiseOf(crew, luma, width, height),
+    sharpness,
     blocking,
   };
 }

@@ -18,6 +18,9 @@ import { runKernel, type KernelCall } from './fusion-kernels.js';
  *
  * The split does not change the result: each kernel writes only its own rows, columns or
  * 4-row blocks and gives the same values in any split (tested against one thread).
+ *
+ * The input analysis's sweeps (adapt/analysis-kernels.ts) run on the same crew, before the
+ * network, when the cores are idle as well.
  */
 export interface Crew {
   /** Threads that run a call (1 = the caller alone). */

@@ -1,4 +1,5 @@
 import type { Raster } from '../types.js';
+import { runAnalysisKernel, type AnalysisCall } from './analysis-kernels.js';
 
 /**
  * The fusion's loops (adapt/fusion.ts), each over a range of rows or columns, so that a
@@ -53,7 +54,9 @@ export type KernelCall =
   /** Output rows (bands of whole 4-row blocks): the weights over the energy, and the 4x4 block sums of w (N - B). */
   | { readonly kind: 'weights'; readonly b: Data; readonly m: Data; readonly w: Float32Array; readonly p: WeightParams; readonly small: Float32Array; readonly width: number; readonly ch: number; readonly sw: number }
   /** Output rows: B + w (N - B) - tone, rounded and clamped (`tone` unset: weights from the energy, no tone). */
-  | { readonly kind: 'output'; readonly b: Data; readonly m: Data; readonly w: Float32Array; readonly p: WeightParams; readonly tone: ToneInput | undefined; readonly out: Data; readonly width: number; readonly height: number; readonly ch: number; readonly max: number };
+  | { readonly kind: 'output'; readonly b: Data; readonly m: Data; readonly w: Float32Array; readonly p: WeightParams; readonly tone: ToneInput | undefined; readonly out: Data; readonly width: number; readonly height: number; readonly ch: number; readonly max: number }
+  /** The input analysis's sweeps (adapt/analysis-kernels.ts). */
+  | AnalysisCall;
 
 /** The tone low-pass at a quarter of the resolution, one blurred plane per channel. */
 export interface ToneInput {
@@ -82,6 +85,8 @@ export function runKernel(call: KernelCall, lo: number, hi: number): void {
       return;
     case 'output':
       return outputRows(call, lo, hi);
+    default:
+      return runAnalysisKernel(call, lo, hi);
   }
 }
 
