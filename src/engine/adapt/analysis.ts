@@ -1,6 +1,6 @@
 import type { Raster } from '../types.js';
 import { GRADIENT_SLOTS, G_BORDER_X, G_BORDER_Y, G_INNER_X, G_INNER_Y, G_SHARP_F, G_SHARP_V, NOISE_BLOCK, SHARP_CHUNK } from './analysis-kernels.js';
-import { crewFor, sharedFloat32, sharedFloat64, type Crew } from './fusion-crew.js';
+import { crewFloat32, crewFloat64, crewFor, type Crew } from './fusion-crew.js';
 import { jpegQualityFromTables } from './jpeg-quality.js';
 
 /**
@@ -76,26 +76,16 @@ export function estimateBlocking(luma: Float32Array, width: number, height: numb
 /*
  * The sweeps run as kernels over bands of rows (adapt/analysis-kernels.ts) on the fusion's
  * crew when the plane is large enough: each row's partial sums, then the rows in order, so
- * the figures are the same on any number of threads. Working memory for the crew is shared
- * and kept between calls (the analysis is synchronous: one call at a time per thread).
+ * the figures are the same on any number of threads. Their working memory is the crew's
+ * ({@link crewFloat32}: shared and kept between calls for a crew; the analysis is
+ * synchronous, one call at a time per thread).
  */
-let lumaScratch = sharedFloat32(0);
-let rowScratch = sharedFloat64(0);
-let sharpScratch = sharedFloat64(0);
-let noiseScratch = sharedFloat64(0);
-
-function rowsFor(crew: Crew, which: 'rows' | 'sharp' | 'noise', n: number): Float64Array {
-  if (crew.size === 1) return new Float64Array(n);
-  if (which === 'rows') return (rowScratch = rowScratch.length >= n ? rowScratch : sharedFloat64(n)).subarray(0, n);
-  if (which === 'sharp') return (sharpScratch = sharpScratch.length >= n ? sharpScratch : sharedFloat64(n)).subarray(0, n);
-  return (noiseScratch = noiseScratch.length >= n ? noiseScratch : sharedFloat64(n)).subarray(0, n).fill(0);
-}
 
 function noiseOf(crew: Crew, luma: Float32Array, width: number, height: number): number {
   const bw = Math.floor((width - 2) / NOISE_BLOCK);
   const bh = Math.floor((height - 2) / NOISE_BLOCK);
   if (bw < 1 || bh < 1) return 0;
-  const sums = rowsFor(crew, 'noise', bw * bh);
+  const sums = crewFloat64(crew, bw * bh, 'analysis noise').fill(0);
   crew.run({ kind: 'noise', luma, width, bw, sums }, bh);
   const sigmas = Array.from(sums, (s) => (s / (NOISE_BLOCK * NOISE_BLOCK)) * Math.sqrt(Math.PI / 2) / 6).sort((a, b) => a - b);
   const tenth = sigmas.slice(0, Math.max(1, Math.floor(sigmas.length / 10)));
@@ -105,9 +95,9 @@ function noiseOf(crew: Crew, luma: Float32Array, width: number, height: number):
 /** Blocking (steps on the 8 px grid over steps inside blocks) and sharpness of a luma plane. */
 function measure(crew: Crew, luma: Float32Array, width: number, height: number): { blocking: number; sharpness: number } {
   if (width < 10 || height < 10) return { blocking: 1, sharpness: 0 };
-  const rows = rowsFor(crew, 'rows', height * GRADIENT_SLOTS);
+  const rows = crewFloat64(crew, height * GRADIENT_SLOTS, 'analysis gradients');
   crew.run({ kind: 'gradients', luma, width, rows }, height);
-  const vertical = rowsFor(crew, 'sharp', height * 2);
+  const vertical = crewFloat64(crew, height * 2, 'analysis vertical sharpness');
   crew.run({ kind: 'sharp-columns', luma, width, height, rows: vertical }, height, SHARP_CHUNK);
   let border = 0;
   let inner = 0;
@@ -179,9 +169,7 @@ function analysisLuma(src: Raster): { luma: Float32Array; width: number; height:
   const x0 = Math.floor((src.width - w) / 16) * 8;
   const y0 = Math.floor((src.height - h) / 16) * 8;
   const crew = crewFor(w * h);
-  if (crew.size === 1) return { luma: lumaOf(src, x0, y0, w, h), width: w, height: h, crew };
-  if (lumaScratch.length < w * h) lumaScratch = sharedFloat32(w * h);
-  return { luma: lumaOf(src, x0, y0, w, h, lumaScratch.subarray(0, w * h)), width: w, height: h, crew };
+  return { luma: lumaOf(src, x0, y0, w, h, crewFloat32(crew, w * h, 'analysis luma')), width: w, height: h, crew };
 }
 
 export function analyzeImage(image: Raster, bytes: Uint8Array | undefined, format: string | undefined): ImageAnalysis {

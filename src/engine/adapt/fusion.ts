@@ -1,6 +1,6 @@
 import { allocRaster } from '../image/raster.js';
 import type { Raster } from '../types.js';
-import { allocSharedRaster, crewFor, isShared, sharedCopy, sharedFloat32, sharedFloat64, type Crew } from './fusion-crew.js';
+import { allocSharedRaster, crewFloat32, crewFloat64, crewFor, isShared, sharedCopy, sharedFloat32, type Crew } from './fusion-crew.js';
 import { blurColumns, blurRowPasses, ENERGY_PASSES, gateRows, lumaDelta, TONE_BLOCK, weightOf, type GateInput, type ToneInput, type WeightParams } from './fusion-kernels.js';
 
 /**
@@ -104,7 +104,7 @@ function localEnergy(crew: Crew, base: Raster, net: Raster, o: FusionOptions, in
   const n = width * height;
   const energy = into.subarray(0, n);
   const r = Math.round(o.radius);
-  const rowSums = crewRowSums(crew, height);
+  const rowSums = crewFloat64(crew, height, 'fusion row sums');
   crew.run({ kind: 'energy', b: base.data, m: net.data, gate, ch, k: base.depth === 16 ? 1 / 257 : 1, energy, width, r, rowSums }, height);
   if (r >= 1) crew.run({ kind: 'columns', plane: energy, width, height, r, passes: ENERGY_PASSES }, width);
   let se = 0;
@@ -182,30 +182,8 @@ function baseCopy(base: Raster): Raster {
   return { ...base, data };
 }
 
-/**
- * Small working arrays: ordinary memory on one thread; for a crew, shared memory kept
- * between calls (one per `slot`, zeroed when handed out). Shared buffers made per call
- * are collected late by V8: the 4096 px 1x run peaked 90 MB higher with its small arrays
- * as fresh SharedArrayBuffers (1210-1220 vs 1122 MB).
- */
-const floatScratch = new Map<string, Float32Array>();
-let rowScratch = sharedFloat64(0);
-
-function floats(crew: Crew, n: number, slot: string): Float32Array {
-  if (crew.size === 1) return new Float32Array(n);
-  let a = floatScratch.get(slot);
-  if (!a || a.length < n) {
-    a = sharedFloat32(n);
-    floatScratch.set(slot, a);
-  }
-  return a.subarray(0, n).fill(0);
-}
-
-function crewRowSums(crew: Crew, height: number): Float64Array {
-  if (crew.size === 1) return new Float64Array(height);
-  if (rowScratch.length < height) rowScratch = sharedFloat64(height);
-  return rowScratch.subarray(0, height);
-}
+/** Small working arrays, zeroed ({@link crewFloat32}: shared and kept between calls for a crew). */
+const floats = (crew: Crew, n: number, slot: string): Float32Array => crewFloat32(crew, n, `fusion ${slot}`).fill(0);
 
 /** A result raster the crew can write. */
 const allocOut = (crew: Crew, like: Raster): Raster => (crew.size > 1 ? allocSharedRaster : allocRaster)(like.width, like.height, like.channels, like.depth);
