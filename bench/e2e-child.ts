@@ -19,13 +19,14 @@ const [model, edgeArg, runsArg, ...flags] = process.argv.slice(2) as [ModelName,
 const edge = Number(edgeArg);
 const runs = Number(runsArg);
 const bare = flags.includes('bare');
+/** The value of a `name=value` flag, as written or as a number. */
+const text = (name: string) => flags.find((x) => x.startsWith(`${name}=`))?.slice(name.length + 1);
 const flag = (name: string) => {
-  const f = flags.find((x) => x.startsWith(`${name}=`));
-  return f ? Number(f.slice(name.length + 1)) : undefined;
+  const t = text(name);
+  return t === undefined ? undefined : Number(t);
 };
 const tileSize = flag('tile');
 const scale = flag('scale') as 1 | 2 | 4 | undefined;
-const text = (name: string) => flags.find((x) => x.startsWith(`${name}=`))?.slice(name.length + 1);
 const restore1x = text('restore') as 'network' | 'upscaler' | 'auto' | undefined;
 // A real photo (astronaut, public domain) resized to a square of the long edge, as JPEG q90.
 const input = await sharp(fixture('photos', 'astronaut.jpg'))
